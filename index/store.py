@@ -1,0 +1,356 @@
+"""The Chroma index, through LlamaIndex: stamped, built aside and swapped in atomically.
+
+Local mode keeps each build in its own directory under ``<path>/builds`` and names the
+live one in ``<path>/CURRENT``, which is replaced atomically. Server mode keeps each
+build in its own collection and names the live one in a pointer collection's metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from index.embed import MODEL_ID, count_tokens, load_embedding
+from index.parse import PARSER_VERSION
+from index.records import Record
+from index.report import load_report, report_sha256
+from index.settings import IndexSettings
+from index.windows import record_windows
+
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+POINTER_SUFFIX = "current"
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing, corrupt or unreachable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What made an index: the report, the parser and the embedding model."""
+
+    report_sha256: str
+    parser_version: str
+    model_id: str
+    window_tokens: int
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Hit:
+    record_id: str
+    score: float
+    window: int
+
+
+@dataclass
+class ReportIndex:
+    """An opened index: the Chroma collection behind a LlamaIndex vector store."""
+
+    collection: object
+    vector_store: object
+    stamp: Stamp
+    built_at: str
+    location: str
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def search(self, text: str, k: int = 10) -> list[Hit]:
+        """Dense search; one hit per record (its best window), best first."""
+        from llama_index.core.vector_stores import VectorStoreQuery
+
+        embedding = load_embedding().get_query_embedding(text)
+        result = self.vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=k * 3))
+        best: dict[str, Hit] = {}
+        for node, similarity in zip(result.nodes, result.similarities):
+            record_id = node.metadata["record_id"]
+            # Chroma reports exp(-cosine distance); turn it back into a cosine.
+            score = 1.0 + math.log(max(similarity, 1e-12))
+            if record_id not in best or score > best[record_id].score:
+                best[record_id] = Hit(record_id, score, int(node.metadata.get("window", 0)))
+        return sorted(best.values(), key=lambda h: (-h.score, h.record_id))[:k]
+
+
+def current_stamp(settings: IndexSettings) -> Stamp:
+    return Stamp(report_sha256(settings.report_path), PARSER_VERSION, MODEL_ID, settings.window_tokens)
+
+
+def open_index(settings: IndexSettings, build_if_missing: bool = True) -> ReportIndex:
+    """Open the live index; build it first when it is missing or its stamp is stale."""
+    store = _store_for(settings)
+    stamp = current_stamp(settings)
+    opened = _try_open(store, stamp)
+    if opened is not None:
+        return opened
+    if not build_if_missing:
+        raise IndexUnavailable(f"no index for this report at {store.where}; run `wiring-qa index`")
+    build_index(settings)
+    opened = store.open(stamp)
+    if opened is None:
+        raise IndexUnavailable(f"the index at {store.where} could not be opened after a build")
+    return opened
+
+
+def build_index(settings: IndexSettings, force: bool = False, progress=None) -> dict:
+    """Build the index aside and swap it in; returns counts and timing."""
+    store = _store_for(settings)
+    stamp = current_stamp(settings)
+    started = time.perf_counter()
+    with store.lock():
+        if not force and _try_open(store, stamp) is not None:
+            return {"built": False, "seconds": time.perf_counter() - started, "location": store.where}
+        records = load_report(settings.report_path).records
+        nodes = _nodes(records, settings, progress)
+        store.write(stamp, nodes, settings)
+    return {
+        "built": True,
+        "records": len(records),
+        "windows": len(nodes),
+        "seconds": time.perf_counter() - started,
+        "location": store.where,
+    }
+
+
+def _try_open(store, stamp: Stamp) -> ReportIndex | None:
+    """The live index, or None when it is missing, stale or unreadable (then it is rebuilt)."""
+    try:
+        return store.open(stamp)
+    except IndexUnavailable as exc:
+        if isinstance(store, _ServerStore):
+            raise
+        print(f"wiring-qa: {exc}; rebuilding", file=sys.stderr)
+        return None
+
+
+def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> list:
+    from llama_index.core.schema import TextNode
+
+    nodes = []
+    for record in records:
+        for window in record_windows(record, settings.window_tokens, count_tokens):
+            meta = {
+                "record_id": record.id,
+                "kind": record.kind,
+                "window": window.number,
+                "conclusion": record.conclusion or 0,
+                "part": record.part or 0,
+                "heading": record.heading,
+            }
+            node = TextNode(id_=window.node_id, text=window.text, metadata=meta)
+            node.excluded_embed_metadata_keys = list(meta)
+            node.excluded_llm_metadata_keys = list(meta)
+            nodes.append(node)
+    embed = load_embedding()
+    texts = [n.get_content() for n in nodes]
+    if progress:
+        progress(0.1, f"embedding {len(texts)} windows")
+    for node, vector in zip(nodes, embed.get_text_embedding_batch(texts)):
+        node.embedding = vector
+    return nodes
+
+
+def _store_for(settings: IndexSettings):
+    return _ServerStore(settings) if settings.server_mode else _LocalStore(settings)
+
+
+def _chroma_settings():
+    import chromadb
+
+    return chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _collection_metadata(stamp: Stamp, built_at: str, complete: bool) -> dict:
+    meta = {f"stamp_{k}": v for k, v in asdict(stamp).items()}
+    meta.update(built_at=built_at, complete=complete)
+    return meta
+
+
+def _stamp_from(meta: dict) -> Stamp | None:
+    try:
+        return Stamp(**{k: meta[f"stamp_{k}"] for k in Stamp.__dataclass_fields__})
+    except (KeyError, TypeError):
+        return None
+
+
+def _fill(client, name: str, stamp: Stamp, nodes: list) -> str:
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    collection = client.create_collection(
+        name,
+        metadata=_collection_metadata(stamp, built_at, complete=False),
+        configuration={"hnsw": {"space": "cosine"}},
+        embedding_function=None,
+    )
+    store = ChromaVectorStore(chroma_collection=collection)
+    context = StorageContext.from_defaults(vector_store=store)
+    # The nodes carry their embeddings already; the model is named so that none is re-made.
+    VectorStoreIndex(nodes, storage_context=context, embed_model=load_embedding())
+    collection.modify(metadata=_collection_metadata(stamp, built_at, complete=True))
+    return built_at
+
+
+def _open_collection(client, name: str, stamp: Stamp, where: str) -> ReportIndex | None:
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    try:
+        collection = client.get_collection(name, embedding_function=None)
+    except Exception:
+        return None
+    meta = collection.metadata or {}
+    if _stamp_from(meta) != stamp or not meta.get("complete") or collection.count() == 0:
+        return None
+    store = ChromaVectorStore(chroma_collection=collection)
+    return ReportIndex(collection, store, stamp, str(meta.get("built_at", "")), where)
+
+
+class _LocalStore:
+    def __init__(self, settings: IndexSettings):
+        self.root = Path(settings.path)
+        self.prefix = settings.collection_prefix
+        self.where = str(self.root)
+
+    @property
+    def pointer(self) -> Path:
+        return self.root / "CURRENT"
+
+    @contextlib.contextmanager
+    def lock(self):
+        """One build at a time; a second builder waits, then finds the index built."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def open(self, stamp: Stamp) -> ReportIndex | None:
+        current = self._read_pointer()
+        if not current or current.get("stamp_key") != stamp.key:
+            return None
+        build_dir = self.root / "builds" / current["build"]
+        if not (build_dir / "chroma.sqlite3").is_file():
+            return None
+        try:
+            client = _persistent_client(build_dir)
+            return _open_collection(client, current["collection"], stamp, str(build_dir))
+        except Exception as exc:  # a corrupt store: report it as missing so it is rebuilt
+            raise IndexUnavailable(f"the index at {build_dir} is unreadable ({type(exc).__name__}); run `wiring-qa index --rebuild`") from exc
+
+    def write(self, stamp: Stamp, nodes: list, settings: IndexSettings) -> None:
+        builds = self.root / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        name = f"{self.prefix}-{stamp.key}"
+        build = f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        scratch = builds / f".tmp-{build}"
+        client = _persistent_client(scratch)
+        _fill(client, name, stamp, nodes)
+        _release(client)
+        os.rename(scratch, builds / build)
+        self._write_pointer({"build": build, "collection": name, "stamp_key": stamp.key, "stamp": asdict(stamp)})
+        self._prune(keep=build)
+
+    def _read_pointer(self) -> dict | None:
+        try:
+            data = json.loads(self.pointer.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and {"build", "collection", "stamp_key"} <= data.keys() else None
+
+    def _write_pointer(self, data: dict) -> None:
+        tmp = self.pointer.with_name(f".CURRENT.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        with open(tmp) as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.pointer)
+
+    def _prune(self, keep: str) -> None:
+        """Remove old and interrupted builds; the live one and its predecessor stay."""
+        builds = sorted((self.root / "builds").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        finished = [p for p in builds if not p.name.startswith(".tmp-") and p.name != keep]
+        for path in finished[1:] + [p for p in builds if p.name.startswith(".tmp-")]:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _persistent_client(path: Path):
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+
+def _release(client) -> None:
+    # Chroma caches one system per path; drop it so the directory can be renamed safely.
+    with contextlib.suppress(Exception):
+        client._system.stop()
+    with contextlib.suppress(Exception):
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+
+
+class _ServerStore:
+    def __init__(self, settings: IndexSettings):
+        self.settings = settings
+        self.prefix = settings.collection_prefix
+        self.where = f"chroma://{settings.chroma_host}:{settings.chroma_port}"
+        self._client = None
+
+    @property
+    def client(self):
+        import chromadb
+
+        if self._client is None:
+            try:
+                self._client = chromadb.HttpClient(
+                    host=self.settings.chroma_host, port=self.settings.chroma_port, settings=_chroma_settings()
+                )
+                self._client.heartbeat()
+            except Exception as exc:
+                self._client = None
+                raise IndexUnavailable(f"Chroma server {self.where} is not reachable ({type(exc).__name__})") from exc
+        return self._client
+
+    @contextlib.contextmanager
+    def lock(self):
+        yield  # builds go to fresh collections; the pointer update is one atomic metadata write
+
+    def _pointer(self):
+        return self.client.get_or_create_collection(f"{self.prefix}-{POINTER_SUFFIX}", embedding_function=None)
+
+    def open(self, stamp: Stamp) -> ReportIndex | None:
+        name = (self._pointer().metadata or {}).get("collection")
+        return _open_collection(self.client, name, stamp, f"{self.where}/{name}") if name else None
+
+    def write(self, stamp: Stamp, nodes: list, settings: IndexSettings) -> None:
+        name = f"{self.prefix}-{stamp.key}-{uuid.uuid4().hex[:8]}"
+        _fill(self.client, name, stamp, nodes)
+        self._pointer().modify(metadata={"collection": name, "stamp_key": stamp.key})
+        self._prune(keep=name)
+
+    def _prune(self, keep: str) -> None:
+        pointer = f"{self.prefix}-{POINTER_SUFFIX}"
+        for collection in self.client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name in (keep, pointer) or not name.startswith(self.prefix + "-"):
+                continue
+            meta = self.client.get_collection(name, embedding_function=None).metadata or {}
+            if meta.get("complete"):  # an unfinished one belongs to a build still running
+                with contextlib.suppress(Exception):
+                    self.client.delete_collection(name)
