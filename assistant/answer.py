@@ -1,0 +1,214 @@
+"""The grounded answerer: the report's own sentences, each cited, or an honest refusal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.citations import cite
+from assistant.intent import Intent, detect_intent
+from assistant.query import Query
+from assistant.retrieve import Ranked
+from assistant.routes import Route
+from assistant.sentences import Sentence, SentenceBank, has_date, has_number, money_figures, stems
+from assistant.settings import AnswerSettings
+from assistant.types import Answer
+from index.records import Record
+
+REFUSAL = "The report does not cover this."
+_CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """Evidence below these lines is too weak to answer from (calibrated on the eval set)."""
+
+    min_coverage: float = 0.34
+    min_dense: float = 0.30
+    strong_coverage: float = 0.6
+
+
+@dataclass(frozen=True)
+class Scored:
+    sentence: Sentence
+    score: float
+    coverage: float
+    rank: int
+
+
+class GroundedAnswerer:
+    """Builds answers from verbatim sentences of the retrieved records."""
+
+    name = "grounded"
+
+    def __init__(self, records: list[Record], source: str, settings: AnswerSettings, policy: RefusalPolicy | None = None):
+        self.records = records
+        self.by_id = {r.id: r for r in records}
+        self.source = source
+        self.settings = settings
+        self.policy = policy or RefusalPolicy()
+        self.bank = SentenceBank(records)
+
+    def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
+        intent = detect_intent(query.text)
+        if route.conclusions and not _names_other_things(query, route):
+            picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
+        else:
+            scored = self._score(query, ranked, intent)
+            if self._too_weak(scored, ranked, intent, route):
+                return self._refusal(ranked)
+            picked = self._pick(scored, intent)
+            picked = self._with_conflicts(picked)
+        return self._compose(picked)
+
+    # -- general questions -------------------------------------------------------
+
+    def _score(self, query: Query, ranked: list[Ranked], intent: Intent) -> list[Scored]:
+        query_stems = set(stems(query.expanded))
+        out = []
+        for rank, item in enumerate(ranked[:6]):
+            prior = 1.0 / (1 + rank) * (1.2 if item.routed else 1.0)
+            for sentence in self.bank.sentences(item.record.id):
+                coverage = self.bank.coverage(query_stems, sentence)
+                score = coverage + 0.35 * prior + 0.25 * max(item.dense, 0) + _type_bonus(sentence.text, intent)
+                out.append(Scored(sentence, score, coverage, rank))
+        return sorted(out, key=lambda s: (-s.score, s.rank, s.sentence.position))
+
+    def _too_weak(self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route) -> bool:
+        if route:
+            return False
+        if not scored:
+            return True
+        best = scored[0]
+        dense = max((r.dense for r in ranked[:3]), default=0.0)
+        if best.coverage < self.policy.min_coverage and dense < self.policy.strong_coverage:
+            return True
+        if dense < self.policy.min_dense and best.coverage < self.policy.strong_coverage:
+            return True
+        return _answer_type_missing(scored[:3], intent)
+
+    def _pick(self, scored: list[Scored], intent: Intent) -> list[Sentence]:
+        best = scored[0]
+        limit = self.settings.max_sentences if intent.listing else max(2, self.settings.max_sentences - 1)
+        picked = [best.sentence]
+        for item in scored[1:]:
+            if len(picked) >= limit:
+                break
+            if item.score >= 0.75 * best.score and item.coverage >= 0.5 * best.coverage:
+                picked.append(item.sentence)
+        if intent.listing:
+            picked = self._with_list_items(picked)
+        return picked
+
+    def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
+        """A sentence that introduces a list ('…:') brings its items."""
+        out = list(picked)
+        for sentence in picked:
+            if sentence.text.rstrip().endswith(":"):
+                following = self.bank.sentences(sentence.record.id)[sentence.position + 1 :]
+                out += following[:12]
+        return list(dict.fromkeys(out))
+
+    def _with_conflicts(self, picked: list[Sentence]) -> list[Sentence]:
+        """Where another record gives a different figure for the same named fund, cite it too."""
+        extra = []
+        for sentence in picked[:2]:
+            for name in _CAPITALISED_RE.findall(sentence.text):
+                figures = set(money_figures(_near(sentence.text, name)))
+                if not figures:
+                    continue
+                for other in self.bank.all_sentences():
+                    if other.record.id == sentence.record.id or name not in other.text:
+                        continue
+                    theirs = set(money_figures(_near(other.text, name)))
+                    if theirs and not theirs & figures and not _same_amount(theirs, figures):
+                        extra.append(other)
+        return picked + [s for s in dict.fromkeys(extra) if s not in picked][:2]
+
+    # -- conclusions -------------------------------------------------------------
+
+    def _conclusion_answer(self, numbers: list[int], query: Query, intent: Intent, ranked: list[Ranked]) -> list[Sentence]:
+        picked: list[Sentence] = []
+        only_deadline = intent.by_when and not intent.progress and not intent.recommend
+        for number in numbers:
+            head = self.bank.sentences(f"Conclusion {number}")
+            statement = [s for s in head if not s.text.startswith("By ")]
+            deadline = [s for s in head if s.text.startswith("By ")]
+            if only_deadline:
+                picked += deadline
+                continue
+            picked += statement[:3] + deadline
+            if intent.progress or not intent.recommend or len(numbers) == 1:
+                picked += self._progress(number, query, len(numbers))
+        return picked
+
+    def _progress(self, number: int, query: Query, how_many: int) -> list[Sentence]:
+        paragraphs = [r for r in self.records if r.conclusion == number and r.kind == "paragraph"]
+        query_stems = set(stems(_without_refs(query.text)))
+        candidates = []
+        for paragraph in paragraphs:
+            for sentence in self.bank.sentences(paragraph.id):
+                lead = 0.3 if sentence.position == 0 else 0.0
+                candidates.append((self.bank.coverage(query_stems, sentence) + lead, sentence))
+        candidates.sort(key=lambda c: (-c[0], c[1].record.order, c[1].position))
+        limit = 3 if how_many == 1 else 1
+        chosen = [s for _, s in candidates[:limit]]
+        return sorted(chosen, key=lambda s: (s.record.order, s.position))
+
+    # -- output ------------------------------------------------------------------
+
+    def _compose(self, picked: list[Sentence]) -> Answer:
+        lines, citations = [], []
+        for sentence in dict.fromkeys(picked):
+            citation = cite(sentence, self.source)
+            citations.append(citation)
+            lines.append(f"{sentence.text} [{citation.id}]")
+        return Answer(text="\n".join(lines), refused=False, citations=citations, answerer=self.name)
+
+    def _refusal(self, ranked: list[Ranked]) -> Answer:
+        nearest = [r.record.id for r in ranked[:3]]
+        text = REFUSAL
+        if nearest:
+            text += " The nearest paragraphs, listed below for you to check, are " + ", ".join(nearest) + "."
+        return Answer(text=text, refused=True, answerer=self.name)
+
+
+def _type_bonus(text: str, intent: Intent) -> float:
+    bonus = 0.0
+    if intent.money and "£" in text:
+        bonus += 0.25
+    elif intent.count and has_number(text):
+        bonus += 0.15
+    if intent.when and has_date(text):
+        bonus += 0.15
+    return bonus
+
+
+def _answer_type_missing(top: list[Scored], intent: Intent) -> bool:
+    """A 'how much' question whose best sentences hold no sum of money cannot be answered from them."""
+    texts = [s.sentence.text for s in top]
+    if intent.money and not intent.count and not any("£" in t for t in texts):
+        return True
+    return False
+
+
+def _names_other_things(query: Query, route: Route) -> bool:
+    """'Which conclusion covers X?' names a conclusion only as the thing asked for."""
+    return bool(re.search(r"\bwhich (conclusion|recommendation)", query.text, re.I))
+
+
+def _without_refs(text: str) -> str:
+    return re.sub(r"\b(conclusions?|recommendations?)\s+\d+", " ", text, flags=re.I)
+
+
+def _near(text: str, name: str, width: int = 80) -> str:
+    at = text.find(name)
+    return text[max(0, at - 10) : at + len(name) + width]
+
+
+def _same_amount(a: set[str], b: set[str]) -> bool:
+    def norm(x: str) -> str:
+        x = x.lower().replace(" ", "").replace("million", "m").replace("billion", "bn")
+        return x
+
+    return bool({norm(x) for x in a} & {norm(x) for x in b})

@@ -1,0 +1,118 @@
+"""ReportAssistant: the one core that the CLI, the Gradio app and the evaluation all call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+from assistant.query import build_glossary, clean_history, clean_question, resolve
+from assistant.retrieve import HybridRetriever, Ranked
+from assistant.routes import Route, find_route
+from assistant.settings import Settings, get_settings
+from assistant.types import Answer, Source
+from index.parse import ParsedReport
+from index.records import Record
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, query, ranked: list[Ranked], route: Route) -> Answer: ...
+
+
+class ReportAssistant:
+    """Ask questions of the report; every answer sentence carries a paragraph citation."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever | None = None,
+        answerer: Answerer | None = None,
+        settings: Settings | None = None,
+        report: ParsedReport | None = None,
+    ):
+        self.settings = settings or get_settings()
+        if retriever is None or answerer is None or report is None:
+            parts = build_parts(self.settings)
+            report = report or parts["report"]
+            retriever = retriever or parts["retriever"]
+            answerer = answerer or parts["answerer"]
+        self.report = report
+        self.records: list[Record] = report.records
+        self.by_id = {r.id: r for r in self.records}
+        self.retriever = retriever
+        self.answerer = answerer
+        self.glossary = build_glossary(self.records)
+
+    def ask(self, question: str, history: list | None = None, top_k: int | None = None) -> Answer:
+        """Answer one question; raises BadInput (one line) for unusable input."""
+        started = time.perf_counter()
+        text = clean_question(question, self.settings.answer.max_question_chars)
+        turns = clean_history(history)
+        query = resolve(text, turns, self.records, self.glossary)
+        route = find_route(query.text, self.records)
+        retrieved_at = time.perf_counter()
+        ranked = self.retriever.retrieve(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
+        answered_at = time.perf_counter()
+        answer = self.answerer.answer(query, ranked, route)
+        answer.sources = [self._source(r) for r in ranked]
+        answer.related = self._related(answer)
+        done = time.perf_counter()
+        answer.timings_ms = {
+            "prepare": (retrieved_at - started) * 1000,
+            "retrieve": (answered_at - retrieved_at) * 1000,
+            "answer": (done - answered_at) * 1000,
+            "total": (done - started) * 1000,
+        }
+        return answer
+
+    def stream(self, question: str, history: list | None = None, top_k: int | None = None) -> Iterator[str]:
+        """Yield the answer text as it grows; the final Answer is in `self.last_answer`."""
+        streamer = getattr(self.answerer, "stream", None)
+        answer = self.ask(question, history, top_k) if streamer is None else None
+        if answer is None:
+            yield from streamer(self, question, history, top_k)
+            return
+        self.last_answer = answer
+        shown = ""
+        for word in answer.text.split(" "):
+            shown = f"{shown} {word}" if shown else word
+            yield shown
+
+    def record(self, record_id: str) -> Record | None:
+        return self.by_id.get(record_id)
+
+    def referenced_by(self, record_id: str) -> list[str]:
+        """Records whose text points at this one."""
+        return [r.id for r in self.records if record_id in r.links]
+
+    def _source(self, ranked: Ranked) -> Source:
+        record = ranked.record
+        return Source(record.id, record.text, ranked.score, record.kind, record.label())
+
+    def _related(self, answer: Answer) -> list[str]:
+        cited = [c.id for c in answer.citations] or [s.id for s in answer.sources[:3]]
+        out = []
+        for rid in cited:
+            record = self.by_id.get(rid)
+            if record:
+                out += [link for link in record.links if link in self.by_id and link not in cited]
+        return list(dict.fromkeys(out))
+
+
+def build_parts(settings: Settings) -> dict:
+    """The default parts, built from settings: the parsed report, the hybrid retriever, the answerer."""
+    from assistant.answer import GroundedAnswerer
+    from index.report import load_report
+    from index.store import open_index
+
+    report = load_report(settings.index.report_path)
+    index = open_index(settings.index)
+    retriever = HybridRetriever(index, report.records, settings.retrieval)
+    grounded = GroundedAnswerer(report.records, report.source, settings.answer)
+    answerer = grounded
+    if settings.answer.answerer == "llm" and settings.llm.base_url:
+        from assistant.llm import LLMAnswerer
+
+        answerer = LLMAnswerer(settings.llm, grounded, report.records)
+    return {"report": report, "retriever": retriever, "answerer": answerer, "index": index}

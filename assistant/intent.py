@@ -1,0 +1,42 @@
+"""What kind of answer a question wants: a number, a date, a deadline, a recommendation, progress."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BY_WHEN_RE = re.compile(r"\b(by when|deadline|due|timescale|time ?frame|target date|when (?:was|were|is|should)\b.*\b(?:due|implemented|done|completed|met)|by what date)\b", re.I)
+_RECOMMEND_RE = re.compile(r"\b(recommend\w*|propos\w*|say|said|says|state\w*|call(?:ed)? for|conclu\w*|ask(?:ed)? for|text)\b", re.I)
+_PROGRESS_RE = re.compile(r"\b(progress|happen\w*|done|achiev\w*|action|response|delivered|status|implement\w*|outcome)\b", re.I)
+_HOW_MUCH_RE = re.compile(r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I)
+_HOW_MANY_RE = re.compile(r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far)\b", re.I)
+_WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
+_LIST_RE = re.compile(r"\b(list|which|what are|name the|who are|elements|themes|members)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Intent:
+    by_when: bool
+    recommend: bool
+    progress: bool
+    money: bool
+    count: bool
+    when: bool
+    listing: bool
+
+    @property
+    def wants_number(self) -> bool:
+        return self.money or self.count
+
+
+def detect_intent(question: str) -> Intent:
+    """Signals read off the question's wording."""
+    return Intent(
+        by_when=bool(_BY_WHEN_RE.search(question)),
+        recommend=bool(_RECOMMEND_RE.search(question)),
+        progress=bool(_PROGRESS_RE.search(question)),
+        money=bool(_HOW_MUCH_RE.search(question)),
+        count=bool(_HOW_MANY_RE.search(question)),
+        when=bool(_WHEN_RE.search(question)),
+        listing=bool(_LIST_RE.search(question)),
+    )

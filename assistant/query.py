@@ -1,0 +1,174 @@
+"""Question clean-up, abbreviation expansion and follow-up resolution: deterministic, no LLM."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from assistant.routes import find_route
+from assistant.types import BadInput
+from index.records import Record
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z&]{1,6})\)")
+_WORD_RE = re.compile(r"[A-Za-z0-9£%][\w'’£%.-]*")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be been before being below between both but by
+    can could did do does doing done down during each few for from further had has have having he her here hers him his
+    how i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over
+    own same she should so some such than that the their theirs them then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your yours tell say says
+    said please report wiring happened happen give list much many also whats what's did does was were""".split()
+)
+FOLLOW_UP_RE = re.compile(
+    r"^(and|but|also|so|what about|how about|and what|then|ok|okay)\b|\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question ready for retrieval."""
+
+    original: str
+    text: str  # resolved against history, for retrieval and sentence scoring
+    expanded: str  # text plus abbreviation expansions
+    follow_up: bool
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """A usable question or BadInput with one line saying why."""
+    if isinstance(question, bytes):
+        try:
+            question = question.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput("the question is not valid UTF-8 text") from exc
+    if not isinstance(question, str):
+        raise BadInput("the question must be text")
+    text = unicodedata.normalize("NFC", question.replace("\ufffd", " "))
+    text = " ".join(_CONTROL_RE.sub(" ", text).split())
+    if not text:
+        raise BadInput("the question is empty")
+    if len(text) > max_chars:
+        raise BadInput(f"the question is {len(text):,} characters; the limit is {max_chars:,}")
+    return text
+
+
+def clean_history(history: object) -> list[dict]:
+    """Prior turns as [{'role', 'content'}]; anything else raises BadInput."""
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise BadInput("history must be a list of {role, content} turns")
+    turns = []
+    for turn in history:
+        if isinstance(turn, list | tuple) and len(turn) == 2:  # Gradio's (user, assistant) pairs
+            turns += [{"role": "user", "content": turn[0]}, {"role": "assistant", "content": turn[1]}]
+            continue
+        if not isinstance(turn, dict) or turn.get("role") not in {"user", "assistant", "system"}:
+            raise BadInput("each history turn must be {role: user|assistant, content: text}")
+        content = turn.get("content")
+        if not isinstance(content, str):
+            content = _flatten_content(content)
+        turns.append({"role": turn["role"], "content": content[:5000]})
+    return turns
+
+
+def _flatten_content(content: object) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, list):  # OpenAI/Gradio content parts
+        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    raise BadInput("a history turn's content must be text")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words that carry meaning (stop words removed)."""
+    return [w for w in (m.group().lower().strip(".'’-") for m in _WORD_RE.finditer(text)) if w and w not in STOPWORDS]
+
+
+def build_glossary(records: list[Record]) -> dict[str, str]:
+    """Abbreviation -> expansion: the annex, then definitions in the text such as 'Regional Co-ordination Unit (RCU)'."""
+    glossary: dict[str, str] = {}
+    for record in records:
+        if record.kind == "abbreviation":
+            term = record.id.removeprefix("Abbreviation: ")
+            glossary[term] = record.text[len(term) :].strip()
+    for record in records:
+        for term, expansion in _in_text_definitions(record.text):
+            glossary.setdefault(term, expansion)
+    return glossary
+
+
+def _in_text_definitions(text: str):
+    """Pairs (ABC, 'Alpha Beta Charlie') where the capitals before '(ABC)' spell it."""
+    for match in _ACRONYM_RE.finditer(text):
+        term = match.group(1)
+        letters = [c for c in term if c.isupper()]
+        picked: list[str] = []
+        capitals: list[str] = []
+        for word in reversed(text[: match.start()].split()[-10:]):
+            word = word.strip(",;:'’")
+            picked.insert(0, word)
+            if word[:1].isupper():
+                capitals.insert(0, word[0])
+            if capitals == letters:
+                yield term, " ".join(picked).removesuffix("'s")
+                break
+            if len(capitals) > len(letters):
+                break
+
+
+def expand(text: str, glossary: dict[str, str]) -> str:
+    """Add the expansion of each abbreviation in the text, and the abbreviation of each expansion."""
+    extra = []
+    lowered = text.lower()
+    tokens = set(re.findall(r"[A-Za-z&]+(?: 2000)?", text))
+    for term, expansion in glossary.items():
+        if term in tokens or (len(term) >= 3 and term.lower() in {t.lower() for t in tokens} and term.isupper()):
+            extra.append(expansion)
+        elif expansion.lower() in lowered:
+            extra.append(term)
+    return text if not extra else f"{text} ({'; '.join(extra)})"
+
+
+def resolve(question: str, history: list[dict], records: list[Record], glossary: dict[str, str]) -> Query:
+    """Resolve a follow-up against the last user question, then expand abbreviations."""
+    previous = _last_user_question(history)
+    text, follow_up = question, False
+    if previous and is_follow_up(question, records):
+        text, follow_up = _merge_follow_up(question, previous, records), True
+    return Query(question, text, expand(text, glossary), follow_up)
+
+
+def is_follow_up(question: str, records: list[Record]) -> bool:
+    """A question that leans on the conversation: a pronoun, 'and …', or almost no content of its own."""
+    words = content_words(question)
+    if FOLLOW_UP_RE.search(question):
+        return True
+    return len(words) <= 1 and not find_route(question, records)
+
+
+def _merge_follow_up(question: str, previous: str, records: list[Record]) -> str:
+    new_route, old_route = find_route(question, records), find_route(previous, records)
+    if new_route and old_route and not content_words(_strip_refs(question)):
+        # "what about conclusion 19?" after "when was conclusion 18 due?": same question, new target.
+        return _strip_refs(previous) + " " + question
+    if new_route:
+        return question
+    return f"{question} {previous}"
+
+
+def _strip_refs(text: str) -> str:
+    text = re.sub(r"\b(conclusions?|recommendations?|paragraphs?|paras?|part|footnote)\s+[\dIVX.\-–]+", " ", text, flags=re.I)
+    text = re.sub(r"\b\d\.\d+(?:\.\d+)?\b", " ", text)
+    return re.sub(r"\b(what|how)\s+about\b", " ", text, flags=re.I)
+
+
+def _last_user_question(history: list[dict]) -> str:
+    for turn in reversed(history):
+        if turn["role"] == "user" and turn["content"].strip():
+            return " ".join(turn["content"].split())[:500]
+    return ""

@@ -1,0 +1,82 @@
+"""Hybrid retrieval: dense (Chroma through LlamaIndex) and BM25 over the same records, fused by RRF."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+
+from assistant.routes import Route, conclusion_family, find_route
+from assistant.settings import RetrievalSettings
+from index.records import Record
+from index.store import ReportIndex
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A record with its fused score and the dense cosine it earned (0 when not found by dense)."""
+
+    record: Record
+    score: float
+    dense: float
+    routed: bool = False
+
+
+class BM25Search:
+    """BM25 over whole records (text plus heading), via llama-index-retrievers-bm25."""
+
+    def __init__(self, records: list[Record], top_k: int):
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        nodes = [TextNode(id_=r.id, text=f"{r.heading}\n{r.text}", metadata={"record_id": r.id}) for r in records]
+        with contextlib.redirect_stderr(io.StringIO()):  # bm25s prints progress bars
+            self.retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=top_k, language="en")
+
+    def search(self, text: str) -> list[tuple[str, float]]:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                found = self.retriever.retrieve(text)
+        except (ValueError, IndexError, KeyError):  # a query of stop words only has no tokens
+            return []
+        return [(n.node.metadata["record_id"], float(n.score or 0.0)) for n in found if (n.score or 0) > 0]
+
+
+class HybridRetriever:
+    """Routes first, then dense and BM25 candidates fused by reciprocal rank."""
+
+    def __init__(self, index: ReportIndex, records: list[Record], settings: RetrievalSettings):
+        self.index = index
+        self.records = records
+        self.by_id = {r.id: r for r in records}
+        self.settings = settings
+        self.bm25 = BM25Search(records, settings.bm25_k)
+
+    def retrieve(self, text: str, k: int | None = None, route: Route | None = None) -> list[Ranked]:
+        """Ranked records for a (resolved, expanded) question."""
+        k = k or self.settings.top_k
+        route = route if route is not None else find_route(text, self.records)
+        dense = self.index.search(text, self.settings.dense_k)
+        lexical = self.bm25.search(text)
+        fused = self._fuse([[h.record_id for h in dense], [rid for rid, _ in lexical]])
+        cosine = {h.record_id: h.score for h in dense}
+        ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
+        return self._apply_route(ranked, route, cosine)[:k]
+
+    def _fuse(self, rankings: list[list[str]]) -> list[tuple[str, float]]:
+        scores: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, rid in enumerate(ranking):
+                scores[rid] = scores.get(rid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        return sorted(scores.items(), key=lambda item: (-item[1], self.by_id[item[0]].order if item[0] in self.by_id else 0))
+
+    def _apply_route(self, ranked: list[Ranked], route: Route, cosine: dict[str, float]) -> list[Ranked]:
+        if not route:
+            return ranked
+        routed_ids = list(route.ids)
+        for number in route.conclusions:
+            routed_ids += conclusion_family(number, self.records)
+        routed_ids = list(dict.fromkeys(routed_ids))
+        top = ranked[0].score if ranked else 1.0
+        routed = [Ranked(self.by_id[rid], top + 1.0, cosine.get(rid, 1.0), True) for rid in routed_ids]
+        return routed + [r for r in ranked if r.record.id not in set(routed_ids)]

@@ -1,0 +1,94 @@
+"""The report's sentences, scored against a question by weighted term overlap."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.query import content_words
+from index.records import Record
+from index.text import sentence_spans
+
+_NUMBER_RE = re.compile(r"£\s?\d|\d+(?:[.,]\d+)?\s?(?:%|per cent|million|billion|m\b|bn\b)|\b\d{1,3}(?:,\d{3})+\b|\b\d+\b")
+_MONEY_RE = re.compile(r"£\s?\d+(?:[.,]\d+)?\s?(?:million|billion|m|bn|M)?\b", re.I)
+_DATE_RE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer|autumn|winter|early|19\d\d|20\d\d)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    record: Record
+    start: int  # offsets in record.text
+    end: int
+    position: int  # index of the sentence in its record
+
+    @property
+    def text(self) -> str:
+        return self.record.text[self.start : self.end]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(text: str) -> list[str]:
+    """Stemmed content words."""
+    return _stemmer().stemWords(content_words(text))
+
+
+class SentenceBank:
+    """Every sentence of every record, with inverse document frequencies of their stems."""
+
+    def __init__(self, records: list[Record]):
+        self.by_record: dict[str, list[Sentence]] = {}
+        self.stems: dict[tuple[str, int], frozenset[str]] = {}
+        counts: dict[str, int] = {}
+        total = 0
+        for record in records:
+            sentences = [Sentence(record, s, e, i) for i, (s, e) in enumerate(sentence_spans(record.text))]
+            self.by_record[record.id] = sentences
+            for sentence in sentences:
+                bag = frozenset(stems(sentence.text))
+                self.stems[(record.id, sentence.position)] = bag
+                total += 1
+                for stem in bag:
+                    counts[stem] = counts.get(stem, 0) + 1
+        self.idf = {stem: math.log(1 + total / n) for stem, n in counts.items()}
+        self.default_idf = math.log(1 + total)
+
+    def sentences(self, record_id: str) -> list[Sentence]:
+        return self.by_record.get(record_id, [])
+
+    def weight(self, stem: str) -> float:
+        return self.idf.get(stem, self.default_idf)
+
+    def coverage(self, query_stems: set[str], sentence: Sentence) -> float:
+        """Share of the question's weighted stems that the sentence contains."""
+        if not query_stems:
+            return 0.0
+        bag = self.stems[(sentence.record.id, sentence.position)]
+        total = sum(self.weight(s) for s in query_stems)
+        return sum(self.weight(s) for s in query_stems & bag) / total
+
+    def all_sentences(self):
+        for sentences in self.by_record.values():
+            yield from sentences
+
+
+def has_number(text: str) -> bool:
+    return bool(_NUMBER_RE.search(text))
+
+
+def money_figures(text: str) -> list[str]:
+    return [m.group().strip() for m in _MONEY_RE.finditer(text)]
+
+
+def has_date(text: str) -> bool:
+    return bool(_DATE_RE.search(text))

@@ -1,0 +1,70 @@
+"""One typed settings object, read from WIRING_QA_* environment variables.
+
+Nested parts use a double underscore: ``WIRING_QA_INDEX__PATH=/srv/wqa``,
+``WIRING_QA_INDEX__CHROMA_HOST=127.0.0.1``, ``WIRING_QA_APP__PORT=7861``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.settings import IndexSettings
+
+
+class RetrievalSettings(BaseModel):
+    """How records are found."""
+
+    top_k: int = Field(8, ge=1, le=50, description="Ranked sources returned with an answer.")
+    dense_k: int = Field(30, ge=1, le=300, description="Candidates from the dense (Chroma) search.")
+    bm25_k: int = Field(30, ge=1, le=300, description="Candidates from the BM25 search.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+
+class AnswerSettings(BaseModel):
+    """How answers are composed."""
+
+    answerer: Literal["grounded", "llm"] = Field("grounded", description="grounded (offline) or llm (endpoint).")
+    max_sentences: int = Field(4, ge=1, le=12, description="Sentences in a grounded answer.")
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused as bad input.")
+
+
+class LLMSettings(BaseModel):
+    """An optional OpenAI-compatible chat endpoint."""
+
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1; unset means no LLM.")
+    model: str = Field("local", description="Model name sent to the endpoint.")
+    api_key_env: str = Field("WIRING_QA_LLM_API_KEY", description="Env var that holds the API key, if any.")
+    timeout_s: float = Field(20.0, gt=0, description="Seconds before the grounded answer is used instead.")
+    max_tokens: int = Field(400, ge=16, description="Longest generated answer.")
+
+
+class AppSettings(BaseModel):
+    """The Gradio chat."""
+
+    host: str = Field("127.0.0.1", description="Listen address; loopback unless told otherwise.")
+    port: int = Field(7860, ge=0, le=65535, description="Listen port.")
+    auth_user: str | None = Field(None, description="Basic auth user; with auth_password, auth is on.")
+    auth_password: str | None = Field(None, description="Basic auth password.")
+    concurrency: int = Field(4, ge=1, description="Questions answered at once.")
+
+
+class Settings(BaseSettings):
+    """Everything wiring-qa can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="WIRING_QA_", env_nested_delimiter="__", extra="ignore")
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, read once."""
+    return Settings()
