@@ -155,13 +155,23 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
             node.excluded_embed_metadata_keys = list(meta)
             node.excluded_llm_metadata_keys = list(meta)
             nodes.append(node)
-    embed = load_embedding()
     texts = [n.get_content() for n in nodes]
     if progress:
         progress(0.1, f"embedding {len(texts)} windows")
-    for node, vector in zip(nodes, embed.get_text_embedding_batch(texts)):
+    for node, vector in zip(nodes, _embed_all(texts)):
         node.embedding = vector
     return nodes
+
+
+_EMBEDDINGS: dict[str, list[float]] = {}
+
+
+def _embed_all(texts: list[str]) -> list[list[float]]:
+    """Embed texts, reusing vectors this process already made (same model, same text)."""
+    todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
+    if todo:
+        _EMBEDDINGS.update(zip(todo, load_embedding().get_text_embedding_batch(todo)))
+    return [_EMBEDDINGS[t] for t in texts]
 
 
 def _store_for(settings: IndexSettings):
