@@ -16,6 +16,7 @@ from assistant.types import Answer
 from index.records import Record
 
 REFUSAL = "The report does not cover this."
+CONFLICT_LABEL = "The report gives different figures for this in different places:"
 _CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
 
 
@@ -58,7 +59,10 @@ class GroundedAnswerer:
             if self._too_weak(scored, ranked, intent, route):
                 return self._refusal(ranked)
             picked = self._pick(scored, intent)
-            picked = self._with_conflicts(picked)
+            conflicting = self._conflicts(picked)
+            if conflicting:
+                extra = [s for s in conflicting if s not in picked]
+                return self._compose(picked[:1] + extra + picked[1:], label=CONFLICT_LABEL)
         return self._compose(picked)
 
     # -- general questions -------------------------------------------------------
@@ -109,8 +113,8 @@ class GroundedAnswerer:
                 out += following[:12]
         return list(dict.fromkeys(out))
 
-    def _with_conflicts(self, picked: list[Sentence]) -> list[Sentence]:
-        """Where another record gives a different figure for the same named fund, cite it too."""
+    def _conflicts(self, picked: list[Sentence]) -> list[Sentence]:
+        """Sentences elsewhere that give a different figure for a fund the answer names."""
         extra = []
         for sentence in picked[:2]:
             for name in _CAPITALISED_RE.findall(sentence.text):
@@ -123,7 +127,7 @@ class GroundedAnswerer:
                     theirs = set(money_figures(_near(other.text, name)))
                     if theirs and not theirs & figures and not _same_amount(theirs, figures):
                         extra.append(other)
-        return picked + [s for s in dict.fromkeys(extra) if s not in picked][:2]
+        return list(dict.fromkeys(extra))[:2]
 
     # -- conclusions -------------------------------------------------------------
 
@@ -157,8 +161,8 @@ class GroundedAnswerer:
 
     # -- output ------------------------------------------------------------------
 
-    def _compose(self, picked: list[Sentence]) -> Answer:
-        lines, citations = [], []
+    def _compose(self, picked: list[Sentence], label: str = "") -> Answer:
+        lines, citations = [label] if label else [], []
         for sentence in dict.fromkeys(picked):
             citation = cite(sentence, self.source)
             citations.append(citation)

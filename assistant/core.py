@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -10,7 +11,7 @@ from assistant.query import build_glossary, clean_history, clean_question, resol
 from assistant.retrieve import HybridRetriever, Ranked
 from assistant.routes import Route, find_route
 from assistant.settings import Settings, get_settings
-from assistant.types import Answer, Source
+from assistant.types import Answer, BadInput, Source
 from index.parse import ParsedReport
 from index.records import Record
 
@@ -30,22 +31,40 @@ class ReportAssistant:
         answerer: Answerer | None = None,
         settings: Settings | None = None,
         report: ParsedReport | None = None,
+        alternatives: list[Answerer] | None = None,
     ):
         self.settings = settings or get_settings()
         if retriever is None or answerer is None or report is None:
             parts = build_parts(self.settings)
             report = report or parts["report"]
             retriever = retriever or parts["retriever"]
-            answerer = answerer or parts["answerer"]
+            if answerer is None:
+                answerer, alternatives = parts["answerer"], parts["alternatives"]
         self.report = report
         self.records: list[Record] = report.records
         self.by_id = {r.id: r for r in self.records}
         self.retriever = retriever
         self.answerer = answerer
+        # The answerers a caller may pick by name; the LLM one carries its grounded fallback.
+        self.answerers = {a.name: a for a in [answerer, *(alternatives or [])]}
+        grounded = getattr(answerer, "fallback", None)
+        if grounded is not None:
+            self.answerers.setdefault(grounded.name, grounded)
         self.glossary = build_glossary(self.records)
 
-    def ask(self, question: str, history: list | None = None, top_k: int | None = None) -> Answer:
-        """Answer one question; raises BadInput (one line) for unusable input."""
+    @property
+    def stamp(self) -> dict:
+        """What made the index: report sha256, parser version, model, and when it was built."""
+        index = self.retriever.index
+        return {**asdict(index.stamp), "built_at": index.built_at, "location": index.location}
+
+    def ask(
+        self, question: str, history: list | None = None, top_k: int | None = None, answerer: str | None = None
+    ) -> Answer:
+        """Answer one question; raises BadInput (one line) for unusable input.
+
+        `answerer` picks one of `self.answerers` by name ("grounded", or "llm" when configured).
+        """
         started = time.perf_counter()
         text = clean_question(question, self.settings.answer.max_question_chars)
         turns = clean_history(history)
@@ -54,7 +73,7 @@ class ReportAssistant:
         retrieved_at = time.perf_counter()
         ranked = self.retriever.retrieve(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
         answered_at = time.perf_counter()
-        answer = self.answerer.answer(query, ranked, route)
+        answer = self._answerer(answerer).answer(query, ranked, route)
         answer.sources = [self._source(r) for r in ranked]
         answer.related = self._related(answer)
         done = time.perf_counter()
@@ -66,18 +85,23 @@ class ReportAssistant:
         }
         return answer
 
-    def stream(self, question: str, history: list | None = None, top_k: int | None = None) -> Iterator[str]:
-        """Yield the answer text as it grows; the final Answer is in `self.last_answer`."""
-        streamer = getattr(self.answerer, "stream", None)
-        answer = self.ask(question, history, top_k) if streamer is None else None
-        if answer is None:
-            yield from streamer(self, question, history, top_k)
-            return
-        self.last_answer = answer
+    def stream(
+        self, question: str, history: list | None = None, top_k: int | None = None, answerer: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it grows, then the final Answer itself as the last item."""
+        answer = self.ask(question, history, top_k, answerer)
         shown = ""
         for word in answer.text.split(" "):
             shown = f"{shown} {word}" if shown else word
             yield shown
+        yield answer
+
+    def _answerer(self, name: str | None) -> Answerer:
+        if name is None:
+            return self.answerer
+        if name not in self.answerers:
+            raise BadInput(f"unknown answerer {name!r}; choose one of {', '.join(sorted(self.answerers))}")
+        return self.answerers[name]
 
     def record(self, record_id: str) -> Record | None:
         return self.by_id.get(record_id)
@@ -110,9 +134,10 @@ def build_parts(settings: Settings) -> dict:
     index = open_index(settings.index)
     retriever = HybridRetriever(index, report.records, settings.retrieval)
     grounded = GroundedAnswerer(report.records, report.source, settings.answer)
-    answerer = grounded
-    if settings.answer.answerer == "llm" and settings.llm.base_url:
+    answerer, alternatives = grounded, []
+    if settings.llm.base_url:
         from assistant.llm import LLMAnswerer
 
-        answerer = LLMAnswerer(settings.llm, grounded, report.records)
-    return {"report": report, "retriever": retriever, "answerer": answerer, "index": index}
+        llm = LLMAnswerer(settings.llm, grounded, report.records)
+        answerer, alternatives = (llm, [grounded]) if settings.answer.answerer == "llm" else (grounded, [llm])
+    return {"report": report, "retriever": retriever, "answerer": answerer, "alternatives": alternatives, "index": index}

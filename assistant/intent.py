@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _BY_WHEN_RE = re.compile(r"\b(by when|deadline|due|timescale|time ?frame|target date|when (?:was|were|is|should)\b.*\b(?:due|implemented|done|completed|met)|by what date)\b", re.I)
-_RECOMMEND_RE = re.compile(r"\b(recommend\w*|propos\w*|say|said|says|state\w*|call(?:ed)? for|conclu\w*|ask(?:ed)? for|text)\b", re.I)
+_RECOMMEND_RE = re.compile(r"\b(recommend\w*|propos\w*|say|said|says|state\w*|call(?:ed)? for|ask(?:ed)? for|text|about)\b", re.I)
 _PROGRESS_RE = re.compile(r"\b(progress|happen\w*|done|achiev\w*|action|response|delivered|status|implement\w*|outcome)\b", re.I)
 _HOW_MUCH_RE = re.compile(r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I)
 _HOW_MANY_RE = re.compile(r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far)\b", re.I)
