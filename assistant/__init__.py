@@ -1,8 +1,8 @@
 """wiring-qa: questions about 'Wiring It Up' (2001), answered with the report's own paragraph numbers.
 
-    from assistant import ReportAssistant
-    qa = ReportAssistant()
-    ans = qa.ask("How much is the Policy Innovation Fund?")
+from assistant import ReportAssistant
+qa = ReportAssistant()
+ans = qa.ask("How much is the Policy Innovation Fund?")
 """
 
 from assistant.core import ReportAssistant, build_parts

@@ -16,6 +16,7 @@ from assistant.types import Answer
 from index.records import Record
 
 REFUSAL = "The report does not cover this."
+_MONEY_STEMS = frozenset(stems("money funding fund funds budget cost costs spend spent cash worth pounds"))
 CONFLICT_LABEL = "The report gives different figures for this in different places:"
 _CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
 
@@ -24,9 +25,19 @@ _CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reser
 class RefusalPolicy:
     """Evidence below these lines is too weak to answer from (calibrated on the eval set)."""
 
-    min_coverage: float = 0.34
-    min_dense: float = 0.30
-    strong_coverage: float = 0.6
+    max_unknown: float = 0.5  # share of the question's terms that the report never uses
+    min_dense: float = 0.30  # best cosine of the top records
+    rescue_coverage: float = 0.68  # below min_dense, only a sentence covering this much is trusted
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the best retrieved text matches the question."""
+
+    coverage: float  # weighted share of the question's terms in the best sentence
+    dense: float  # best cosine among the top three records
+    unknown: float  # weighted share of the question's terms found nowhere in the report
+    money_unmet: bool  # a 'how much' question whose best sentences name no sum
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,9 @@ class GroundedAnswerer:
 
     name = "grounded"
 
-    def __init__(self, records: list[Record], source: str, settings: AnswerSettings, policy: RefusalPolicy | None = None):
+    def __init__(
+        self, records: list[Record], source: str, settings: AnswerSettings, policy: RefusalPolicy | None = None
+    ):
         self.records = records
         self.by_id = {r.id: r for r in records}
         self.source = source
@@ -56,7 +69,7 @@ class GroundedAnswerer:
             picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
         else:
             scored = self._score(query, ranked, intent)
-            if self._too_weak(scored, ranked, intent, route):
+            if self._too_weak(scored, ranked, intent, route, query):
                 return self._refusal(ranked)
             picked = self._pick(scored, intent)
             conflicting = self._conflicts(picked)
@@ -78,18 +91,33 @@ class GroundedAnswerer:
                 out.append(Scored(sentence, score, coverage, rank))
         return sorted(out, key=lambda s: (-s.score, s.rank, s.sentence.position))
 
-    def _too_weak(self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route) -> bool:
+    def evidence(self, query: Query, ranked: list[Ranked], scored: list[Scored], intent: Intent) -> Evidence:
+        """The features the refusal policy reads."""
+        return Evidence(
+            coverage=scored[0].coverage if scored else 0.0,
+            dense=max((r.dense for r in ranked[:3]), default=0.0),
+            unknown=self.bank.unknown_share(stems(_without_expanded_acronyms(query))),
+            money_unmet=intent.money_strict and not self._sum_for_focus(query, scored[:5]),
+        )
+
+    def _sum_for_focus(self, query: Query, top: list[Scored]) -> bool:
+        """Whether a top sentence names a sum of money next to the question's rarest term."""
+        query_stems = [s for s in stems(query.text) if s in self.bank.vocabulary and s not in _MONEY_STEMS]
+        if not query_stems:
+            return False
+        focus = max(query_stems, key=lambda s: (self.bank.weight(s), s))
+        return any("£" in s.sentence.text and focus in self.bank.stems_of(s.sentence) for s in top)
+
+    def _too_weak(self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route, query: Query) -> bool:
         if route:
             return False
         if not scored:
             return True
-        best = scored[0]
-        dense = max((r.dense for r in ranked[:3]), default=0.0)
-        if best.coverage < self.policy.min_coverage and dense < self.policy.strong_coverage:
+        ev = self.evidence(query, ranked, scored, intent)
+        policy = self.policy
+        if ev.unknown >= policy.max_unknown or ev.money_unmet:
             return True
-        if dense < self.policy.min_dense and best.coverage < self.policy.strong_coverage:
-            return True
-        return _answer_type_missing(scored[:3], intent)
+        return ev.dense < policy.min_dense and ev.coverage < policy.rescue_coverage
 
     def _pick(self, scored: list[Scored], intent: Intent) -> list[Sentence]:
         best = scored[0]
@@ -131,7 +159,9 @@ class GroundedAnswerer:
 
     # -- conclusions -------------------------------------------------------------
 
-    def _conclusion_answer(self, numbers: list[int], query: Query, intent: Intent, ranked: list[Ranked]) -> list[Sentence]:
+    def _conclusion_answer(
+        self, numbers: list[int], query: Query, intent: Intent, ranked: list[Ranked]
+    ) -> list[Sentence]:
         picked: list[Sentence] = []
         only_deadline = intent.by_when and not intent.progress and not intent.recommend
         for number in numbers:
@@ -185,20 +215,21 @@ def _type_bonus(text: str, intent: Intent) -> float:
         bonus += 0.15
     if intent.when and has_date(text):
         bonus += 0.15
+    if intent.listing and text.rstrip().endswith(":"):
+        bonus += 0.15  # a list's lead-in brings its items
     return bonus
-
-
-def _answer_type_missing(top: list[Scored], intent: Intent) -> bool:
-    """A 'how much' question whose best sentences hold no sum of money cannot be answered from them."""
-    texts = [s.sentence.text for s in top]
-    if intent.money and not intent.count and not any("£" in t for t in texts):
-        return True
-    return False
 
 
 def _names_other_things(query: Query, route: Route) -> bool:
     """'Which conclusion covers X?' names a conclusion only as the thing asked for."""
     return bool(re.search(r"\bwhich (conclusion|recommendation)", query.text, re.I))
+
+
+def _without_expanded_acronyms(query: Query) -> str:
+    """The question without the acronyms that were expanded (their expansions stand in for them)."""
+    if query.expanded == query.text:
+        return query.text
+    return re.sub(r"\b[A-Z]{2,6}s?\b", " ", query.expanded)
 
 
 def _without_refs(text: str) -> str:

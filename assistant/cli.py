@@ -67,7 +67,9 @@ def _cmd_index(args) -> int:
     print(f"records: {len(report.records)} (" + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + ")")
     print(f"windows embedded: {index.count()}")
     state = "built" if result["built"] else "already current"
-    print(f"{state} in {result['seconds']:.1f} s; stamp {index.stamp.key} (report {index.stamp.report_sha256[:12]}, parser {index.stamp.parser_version}, {index.stamp.model_id}); built {index.built_at}")
+    print(
+        f"{state} in {result['seconds']:.1f} s; stamp {index.stamp.key} (report {index.stamp.report_sha256[:12]}, parser {index.stamp.parser_version}, {index.stamp.model_id}); built {index.built_at}"
+    )
     return EXIT_OK
 
 

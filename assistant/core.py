@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Protocol
 
-from assistant.query import build_glossary, clean_history, clean_question, resolve
+from assistant.query import build_glossary, build_initialisms, clean_history, clean_question, resolve
 from assistant.retrieve import HybridRetriever, Ranked
 from assistant.routes import Route, find_route
 from assistant.settings import Settings, get_settings
@@ -51,6 +51,7 @@ class ReportAssistant:
         if grounded is not None:
             self.answerers.setdefault(grounded.name, grounded)
         self.glossary = build_glossary(self.records)
+        self.initialisms = build_initialisms(self.records)
 
     @property
     def stamp(self) -> dict:
@@ -68,7 +69,7 @@ class ReportAssistant:
         started = time.perf_counter()
         text = clean_question(question, self.settings.answer.max_question_chars)
         turns = clean_history(history)
-        query = resolve(text, turns, self.records, self.glossary)
+        query = resolve(text, turns, self.records, self.glossary, self.initialisms)
         route = find_route(query.text, self.records)
         retrieved_at = time.perf_counter()
         ranked = self.retriever.retrieve(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
@@ -140,4 +141,10 @@ def build_parts(settings: Settings) -> dict:
 
         llm = LLMAnswerer(settings.llm, grounded, report.records)
         answerer, alternatives = (llm, [grounded]) if settings.answer.answerer == "llm" else (grounded, [llm])
-    return {"report": report, "retriever": retriever, "answerer": answerer, "alternatives": alternatives, "index": index}
+    return {
+        "report": report,
+        "retriever": retriever,
+        "answerer": answerer,
+        "alternatives": alternatives,
+        "index": index,
+    }

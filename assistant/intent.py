@@ -5,11 +5,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_BY_WHEN_RE = re.compile(r"\b(by when|deadline|due|timescale|time ?frame|target date|when (?:was|were|is|should)\b.*\b(?:due|implemented|done|completed|met)|by what date)\b", re.I)
-_RECOMMEND_RE = re.compile(r"\b(recommend\w*|propos\w*|say|said|says|state\w*|call(?:ed)? for|ask(?:ed)? for|text|about)\b", re.I)
-_PROGRESS_RE = re.compile(r"\b(progress|happen\w*|done|achiev\w*|action|response|delivered|status|implement\w*|outcome)\b", re.I)
-_HOW_MUCH_RE = re.compile(r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I)
+_BY_WHEN_RE = re.compile(
+    r"\b(by when|deadline|due|timescale|time ?frame|target date|when (?:was|were|is|should)\b.*\b(?:due|implemented|done|completed|met)|by what date)\b",
+    re.I,
+)
+_RECOMMEND_RE = re.compile(
+    r"\b(recommend\w*|propos\w*|say|said|says|state\w*|call(?:ed)? for|ask(?:ed)? for|text|about)\b", re.I
+)
+_PROGRESS_RE = re.compile(
+    r"\b(progress|happen\w*|done|achiev\w*|action|response|delivered|status|implement\w*|outcome)\b", re.I
+)
+_HOW_MUCH_RE = re.compile(
+    r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I
+)
 _HOW_MANY_RE = re.compile(r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far)\b", re.I)
+_MONEY_STRICT_RE = re.compile(
+    r"\b(how much (?:money|funding|cash)|budget of|cost of|costs?\b|spen(?:d|ds|t)\b|£)", re.I
+)
 _WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
 _LIST_RE = re.compile(r"\b(list|which|what are|name the|who are|elements|themes|members)\b", re.I)
 
@@ -23,6 +35,7 @@ class Intent:
     count: bool
     when: bool
     listing: bool
+    money_strict: bool  # asks for a sum of money in so many words
 
     @property
     def wants_number(self) -> bool:
@@ -39,4 +52,5 @@ def detect_intent(question: str) -> Intent:
         count=bool(_HOW_MANY_RE.search(question)),
         when=bool(_WHEN_RE.search(question)),
         listing=bool(_LIST_RE.search(question)),
+        money_strict=bool(_MONEY_STRICT_RE.search(question)),
     )

@@ -20,7 +20,9 @@ STOPWORDS = frozenset(
     how i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over
     own same she should so some such than that the their theirs them then there these they this those through to too
     under until up very was we were what when where which while who whom why will with would you your yours tell say says
-    said please report wiring happened happen give list much many also whats what's did does was were""".split()
+    said please report wiring happened happen give list much many also whats what's did does was were supposed suppose
+    big bigger large larger size name named exact exactly really anything something someone somewhere must got get gets
+    know known according overall kind sort way ways""".split()
 )
 FOLLOW_UP_RE = re.compile(
     r"^(and|but|also|so|what about|how about|and what|then|ok|okay)\b|\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b",
@@ -84,9 +86,19 @@ def _flatten_content(content: object) -> str:
     raise BadInput("a history turn's content must be text")
 
 
+_NUMBER_WORDS = {
+    w: str(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+
+
 def content_words(text: str) -> list[str]:
-    """Lower-cased words that carry meaning (stop words removed)."""
-    return [w for w in (m.group().lower().strip(".'’-") for m in _WORD_RE.finditer(text)) if w and w not in STOPWORDS]
+    """Lower-cased words that carry meaning (stop words removed, number words as digits)."""
+    words = (m.group().lower().strip(".'’-") for m in _WORD_RE.finditer(text))
+    return [_NUMBER_WORDS.get(w, w) for w in words if w and w not in STOPWORDS]
 
 
 def build_glossary(records: list[Record]) -> dict[str, str]:
@@ -100,6 +112,25 @@ def build_glossary(records: list[Record]) -> dict[str, str]:
         for term, expansion in _in_text_definitions(record.text):
             glossary.setdefault(term, expansion)
     return glossary
+
+
+_NAME_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*){1,5}")
+
+
+def build_initialisms(records: list[Record]) -> dict[str, str]:
+    """Initials -> name for capitalised names in the text ('PIF' -> 'Policy Innovation Fund'), for user shorthand."""
+    counts: dict[tuple[str, str], int] = {}
+    for record in records:
+        for match in _NAME_RUN_RE.finditer(record.text):
+            name = re.sub(r"^(?:The|A|An|This|That|In|On|For|By|As)\s+", "", match.group())
+            initials = "".join(w[0] for w in name.split() if w[0].isupper())
+            if len(initials) >= 2:
+                counts[(initials, name)] = counts.get((initials, name), 0) + 1
+    best: dict[str, tuple[int, str]] = {}
+    for (initials, name), n in counts.items():
+        if n > best.get(initials, (0, ""))[0]:
+            best[initials] = (n, name)
+    return {initials: name for initials, (_, name) in best.items()}
 
 
 def _in_text_definitions(text: str):
@@ -121,9 +152,13 @@ def _in_text_definitions(text: str):
                 break
 
 
-def expand(text: str, glossary: dict[str, str]) -> str:
+def expand(text: str, glossary: dict[str, str], initialisms: dict[str, str] | None = None) -> str:
     """Add the expansion of each abbreviation in the text, and the abbreviation of each expansion."""
-    extra = []
+    extra = [
+        initialisms[token]
+        for token in re.findall(r"\b[A-Z]{2,6}\b", text)
+        if initialisms and token not in glossary and token in initialisms
+    ]
     lowered = text.lower()
     tokens = set(re.findall(r"[A-Za-z&]+(?: 2000)?", text))
     for term, expansion in glossary.items():
@@ -134,13 +169,19 @@ def expand(text: str, glossary: dict[str, str]) -> str:
     return text if not extra else f"{text} ({'; '.join(extra)})"
 
 
-def resolve(question: str, history: list[dict], records: list[Record], glossary: dict[str, str]) -> Query:
+def resolve(
+    question: str,
+    history: list[dict],
+    records: list[Record],
+    glossary: dict[str, str],
+    initialisms: dict[str, str] | None = None,
+) -> Query:
     """Resolve a follow-up against the last user question, then expand abbreviations."""
     previous = _last_user_question(history)
     text, follow_up = question, False
     if previous and is_follow_up(question, records):
         text, follow_up = _merge_follow_up(question, previous, records), True
-    return Query(question, text, expand(text, glossary), follow_up)
+    return Query(question, text, expand(text, glossary, initialisms), follow_up)
 
 
 def is_follow_up(question: str, records: list[Record]) -> bool:
@@ -162,7 +203,9 @@ def _merge_follow_up(question: str, previous: str, records: list[Record]) -> str
 
 
 def _strip_refs(text: str) -> str:
-    text = re.sub(r"\b(conclusions?|recommendations?|paragraphs?|paras?|part|footnote)\s+[\dIVX.\-–]+", " ", text, flags=re.I)
+    text = re.sub(
+        r"\b(conclusions?|recommendations?|paragraphs?|paras?|part|footnote)\s+[\dIVX.\-–]+", " ", text, flags=re.I
+    )
     text = re.sub(r"\b\d\.\d+(?:\.\d+)?\b", " ", text)
     return re.sub(r"\b(what|how)\s+about\b", " ", text, flags=re.I)
 

@@ -68,7 +68,9 @@ class HybridRetriever:
         for ranking in rankings:
             for rank, rid in enumerate(ranking):
                 scores[rid] = scores.get(rid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
-        return sorted(scores.items(), key=lambda item: (-item[1], self.by_id[item[0]].order if item[0] in self.by_id else 0))
+        return sorted(
+            scores.items(), key=lambda item: (-item[1], self.by_id[item[0]].order if item[0] in self.by_id else 0)
+        )
 
     def _apply_route(self, ranked: list[Ranked], route: Route, cosine: dict[str, float]) -> list[Ranked]:
         if not route:

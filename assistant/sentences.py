@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from assistant.query import content_words
 from index.records import Record
 from index.text import sentence_spans
 
-_NUMBER_RE = re.compile(r"£\s?\d|\d+(?:[.,]\d+)?\s?(?:%|per cent|million|billion|m\b|bn\b)|\b\d{1,3}(?:,\d{3})+\b|\b\d+\b")
+_NUMBER_RE = re.compile(
+    r"£\s?\d|\d+(?:[.,]\d+)?\s?(?:%|per cent|million|billion|m\b|bn\b)|\b\d{1,3}(?:,\d{3})+\b|\b\d+\b"
+)
 _MONEY_RE = re.compile(r"£\s?\d+(?:[.,]\d+)?\s?(?:million|billion|m|bn|M)?\b", re.I)
 _DATE_RE = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer|autumn|winter|early|19\d\d|20\d\d)\b",
@@ -63,11 +66,30 @@ class SentenceBank:
         self.idf = {stem: math.log(1 + total / n) for stem, n in counts.items()}
         self.default_idf = math.log(1 + total)
 
+        self.vocabulary = frozenset(counts)
+
+    def unknown_share(self, query_stems: list[str]) -> float:
+        """Weighted share of the stems that occur nowhere in the report, even as a near spelling."""
+        stems_ = set(query_stems)
+        if not stems_:
+            return 0.0
+        unknown = [s for s in stems_ if not self._known(s)]
+        return sum(self.weight(s) for s in unknown) / sum(self.weight(s) for s in stems_)
+
+    def _known(self, stem: str) -> bool:
+        if stem in self.vocabulary or len(stem) < 5:
+            return stem in self.vocabulary
+        near = [v for v in self.vocabulary if abs(len(v) - len(stem)) <= 1 and v[0] == stem[0]]
+        return bool(difflib.get_close_matches(stem, near, n=1, cutoff=0.85))
+
     def sentences(self, record_id: str) -> list[Sentence]:
         return self.by_record.get(record_id, [])
 
     def weight(self, stem: str) -> float:
         return self.idf.get(stem, self.default_idf)
+
+    def stems_of(self, sentence: Sentence) -> frozenset[str]:
+        return self.stems[(sentence.record.id, sentence.position)]
 
     def coverage(self, query_stems: set[str], sentence: Sentence) -> float:
         """Share of the question's weighted stems that the sentence contains."""

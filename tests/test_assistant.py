@@ -39,7 +39,10 @@ def test_citation_offsets_point_at_the_quote(qa):
     answer = qa.ask("How much is the Policy Innovation Fund?")
     source = qa.report.source
     for citation in answer.citations:
-        assert "Policy Innovation Fund" in source[citation.start : citation.end] or citation.id not in {"3.24.1", "2.12"}
+        assert "Policy Innovation Fund" in source[citation.start : citation.end] or citation.id not in {
+            "3.24.1",
+            "2.12",
+        }
 
 
 @pytest.mark.parametrize(
@@ -92,7 +95,10 @@ def test_abbreviations_expand_both_ways(qa):
 
 def test_follow_up_uses_the_conversation(qa):
     first = qa.ask("What is the Public Service Leaders Scheme?")
-    history = [{"role": "user", "content": "What is the Public Service Leaders Scheme?"}, {"role": "assistant", "content": first.text}]
+    history = [
+        {"role": "user", "content": "What is the Public Service Leaders Scheme?"},
+        {"role": "assistant", "content": first.text},
+    ]
     follow = qa.ask("And when was it launched?", history=history)
     assert "22 March 2001" in follow.text
     assert "3.19.1" in _cited(follow)
@@ -101,7 +107,10 @@ def test_follow_up_uses_the_conversation(qa):
 
 
 def test_follow_up_swaps_the_conclusion(qa):
-    history = [{"role": "user", "content": "What was the deadline for conclusion 18?"}, {"role": "assistant", "content": "By when: spring 2000 [Conclusion 18]"}]
+    history = [
+        {"role": "user", "content": "What was the deadline for conclusion 18?"},
+        {"role": "assistant", "content": "By when: spring 2000 [Conclusion 18]"},
+    ]
     answer = qa.ask("what about conclusion 19?", history=history)
     assert "Conclusion 19" in _cited(answer)
     assert "December 2000" in answer.text
@@ -156,7 +165,12 @@ def test_huge_question_is_refused_as_bad_input(qa):
 
 
 @pytest.mark.parametrize(
-    "question", ["Policy\x00 Innovation\x07 Fund\x1b[31m size?", "صندوق الابتكار في السياسات؟ 🎉🎉", "[9.9.9] [Conclusion 99] fund?"]
+    "question",
+    [
+        "Policy\x00 Innovation\x07 Fund\x1b[31m size?",
+        "صندوق الابتكار في السياسات؟ 🎉🎉",
+        "[9.9.9] [Conclusion 99] fund?",
+    ],
 )
 def test_odd_text_never_cites_outside_the_report(qa, question):
     answer = qa.ask(question)
@@ -164,7 +178,9 @@ def test_odd_text_never_cites_outside_the_report(qa, question):
     assert "9.9.9" not in _cited(answer) and "Conclusion 99" not in _cited(answer)
 
 
-@pytest.mark.parametrize("history", ["not a list", [{"role": "robot", "content": "x"}], [{"role": "user", "content": 5}], [1, 2, 3]])
+@pytest.mark.parametrize(
+    "history", ["not a list", [{"role": "robot", "content": "x"}], [{"role": "user", "content": 5}], [1, 2, 3]]
+)
 def test_malformed_history_is_bad_input(qa, history):
     with pytest.raises(BadInput):
         qa.ask("What is the PSX?", history=history)

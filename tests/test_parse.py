@@ -112,7 +112,7 @@ def test_offsets_point_into_the_source(report, records):
     for record in records:
         assert record.start == record.spans[0][0] and record.end == record.spans[-1][1]
         window = normalize(source[record.start : record.end])
-        for (s, e), (ts, te) in zip(record.spans, record.text_spans):
+        for (s, e), (ts, te) in zip(record.spans, record.text_spans, strict=True):
             piece = normalize(source[s:e])
             assert piece == normalize(record.text[ts:te]), record.id
             assert piece in window

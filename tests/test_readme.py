@@ -20,7 +20,9 @@ def _blocks(language: str) -> list[str]:
 
 def test_quick_start_has_exactly_two_commands():
     quick = README.read_text().split("## Quick start", 1)[1].split("##", 1)[0]
-    commands = [line for block in re.findall(r"```bash\n(.*?)```", quick, re.S) for line in block.splitlines() if line.strip()]
+    commands = [
+        line for block in re.findall(r"```bash\n(.*?)```", quick, re.S) for line in block.splitlines() if line.strip()
+    ]
     assert [c.split("#")[0].strip() for c in commands] == ["make run", "make test"]
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
