@@ -1,0 +1,362 @@
+"""The evaluation harness: wiring-qa and the naive baseline on eval/questions.jsonl, scored the same way.
+
+Deterministic apart from latencies and the timestamp: no randomness, no LLM judge, no downloads.
+Writes report.json (every question and the aggregates) and report.md (the table and the failures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.citations import markers
+from assistant.types import Answer, BadInput
+from eval import metrics as m
+
+EVAL_DIR = Path(__file__).resolve().parent
+QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
+GATES_FILE = EVAL_DIR / "gates.toml"
+DEFAULT_OUT = EVAL_DIR / "out"
+OUT_OF_SCOPE = "out_of_scope"
+EVAL_TOP_K = 10  # the deepest recall cut-off; the answerers read only their first few sources
+RECALL_KS = (1, 3, 5, 10)
+ANSWER_METRICS = ("fact_recall", "citation_validity", "citation_precision", "citation_recall", "faithfulness")
+
+# The table's rows, in order: (key, label, format).
+ROWS: tuple[tuple[str, str, str], ...] = (
+    *((f"recall_at_{k}", f"evidence recall@{k}", "{:.3f}") for k in RECALL_KS),
+    ("mrr", "MRR", "{:.3f}"),
+    ("fact_recall", "fact recall", "{:.3f}"),
+    ("citation_validity", "citation validity", "{:.3f}"),
+    ("citation_precision", "citation precision", "{:.3f}"),
+    ("citation_recall", "citation recall", "{:.3f}"),
+    ("faithfulness", "faithfulness", "{:.3f}"),
+    ("refusal_precision", "refusal precision", "{:.3f}"),
+    ("refusal_recall", "refusal recall", "{:.3f}"),
+    ("false_refusal_rate", "false refusal rate", "{:.3f}"),
+    ("latency_p50_ms", "latency p50 (ms)", "{:.1f}"),
+    ("latency_p95_ms", "latency p95 (ms)", "{:.1f}"),
+)
+
+
+class Asker(Protocol):
+    """What the harness scores: anything that answers like ReportAssistant.ask."""
+
+    def ask(self, question: str, history: list | None = None, top_k: int | None = None) -> Answer: ...
+
+
+# -- inputs ----------------------------------------------------------------------
+
+
+def load_questions(path: Path) -> tuple[list[dict], str]:
+    """The eval items in file order, and the file's sha256."""
+    data = path.read_bytes()
+    items = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    return items, hashlib.sha256(data).hexdigest()
+
+
+def load_gates(path: Path = GATES_FILE) -> dict[str, dict[str, float]]:
+    """{metric: {"min": x} or {"max": x}} from gates.toml."""
+    with path.open("rb") as fh:
+        return dict(sorted(tomllib.load(fh).get("gates", {}).items()))
+
+
+def index_stamp(assistant: Any) -> dict | None:
+    """The index stamp (report, parser, model, windows), its key and build time; None if there is no index."""
+    index = getattr(getattr(assistant, "retriever", None), "index", None)
+    stamp = getattr(index, "stamp", None)
+    if stamp is None:
+        return None
+    return {**asdict(stamp), "key": stamp.key, "built_at": getattr(index, "built_at", "")}
+
+
+# -- scoring ---------------------------------------------------------------------
+
+
+def timed_ask(asker: Asker, item: dict) -> tuple[Answer, float]:
+    """The answer to one item and its latency in ms; unusable input counts as a refusal."""
+    started = time.perf_counter()
+    try:
+        answer = asker.ask(item["question"], history=item.get("history") or [], top_k=EVAL_TOP_K)
+    except BadInput as exc:
+        answer = Answer(text=f"bad input: {exc}", refused=True)
+    return answer, (time.perf_counter() - started) * 1000
+
+
+def cited_ids(answer: Answer) -> list[str]:
+    """The ids an answer cites: its citations, then any other [id] markers in its text."""
+    return m.distinct([c.id for c in answer.citations] + markers(answer.text))
+
+
+def score_item(item: dict, answer: Answer, latency_ms: float, records_by_id: dict) -> dict:
+    """Every metric of one item; out-of-scope items keep only the refusal."""
+    gold = m.distinct(item.get("paragraphs") or [])
+    ranked = m.distinct(s.id for s in answer.sources)
+    out_of_scope = item["type"] == OUT_OF_SCOPE
+    scores: dict[str, float | None] = dict.fromkeys([f"recall_at_{k}" for k in RECALL_KS] + ["rr", *ANSWER_METRICS])
+    if not out_of_scope:
+        scores.update({f"recall_at_{k}": m.recall_at_k(ranked, gold, k) for k in RECALL_KS})
+        scores["rr"] = m.reciprocal_rank(ranked, gold)
+        scores.update(_answer_scores(item, answer, gold, records_by_id))
+    facts = item.get("answer_facts") or []
+    return {
+        "id": item["id"],
+        "type": item["type"],
+        "question": item["question"],
+        "out_of_scope": out_of_scope,
+        "refused": answer.refused,
+        "answer": answer.text,
+        "latency_ms": round(latency_ms, 3),
+        "gold_ids": gold,
+        "top5_ids": ranked[:5],
+        "cited_ids": cited_ids(answer),
+        "missing_facts": [] if out_of_scope else _missing(answer, facts),
+        "scores": scores,
+    }
+
+
+def _missing(answer: Answer, facts: list[list[str]]) -> list[str]:
+    """The facts the answer leaves out; a refusal leaves out every one."""
+    return [f[0] for f in facts if f] if answer.refused else m.missing_facts(answer.text, facts)
+
+
+def _answer_scores(item: dict, answer: Answer, gold: list[str], records_by_id: dict) -> dict[str, float | None]:
+    """Answer-side metrics of an answerable item.
+
+    A refusal states no fact and cites no gold id, so fact recall and citation recall count 0; it makes
+    no claim and no citation, so validity, precision and faithfulness do not apply (None): refusing is
+    scored by those two and by the false refusal rate, not by the quality of citations never made.
+    An answer that is given but cites nothing scores 0 on validity and precision.
+    """
+    if answer.refused:
+        return {**dict.fromkeys(ANSWER_METRICS), "fact_recall": 0.0, "citation_recall": 0.0}
+    sentences = m.answer_sentences(answer.text)
+    validity = m.citation_validity(answer.citations, records_by_id)
+    precision = m.citation_precision(sentences, records_by_id)
+    return {
+        "fact_recall": m.fact_recall(answer.text, item.get("answer_facts") or []),
+        "citation_validity": 0.0 if validity is None else validity,  # an answer given must cite
+        "citation_precision": 0.0 if precision is None else precision,
+        "citation_recall": m.citation_recall(cited_ids(answer), gold),
+        "faithfulness": m.faithfulness(sentences, records_by_id),
+    }
+
+
+def aggregate(rows: Sequence[dict]) -> dict[str, float | int | None]:
+    """Means over answerable items, refusal scores over all, latency percentiles over all."""
+    answerable = [r for r in rows if not r["out_of_scope"]]
+    out: dict[str, float | int | None] = {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "out_of_scope": len(rows) - len(answerable),
+    }
+    for key in [f"recall_at_{k}" for k in RECALL_KS] + list(ANSWER_METRICS):
+        out[key] = m.mean_defined(r["scores"][key] for r in answerable)
+    out["mrr"] = m.mean_defined(r["scores"]["rr"] for r in answerable)
+    refusals = m.refusal_scores((r["out_of_scope"], r["refused"]) for r in rows)
+    out.update({f"refusal_{k}" if k != "false_refusal_rate" else k: v for k, v in refusals.items()})
+    latencies = [r["latency_ms"] for r in rows]
+    out["latency_p50_ms"] = m.percentile(latencies, 50)
+    out["latency_p95_ms"] = m.percentile(latencies, 95)
+    return dict(sorted(out.items()))
+
+
+def evaluate(asker: Asker, items: Sequence[dict], records_by_id: dict) -> list[dict]:
+    """Ask every item in order and score it."""
+    rows = []
+    for item in items:
+        answer, latency = timed_ask(asker, item)
+        rows.append(score_item(item, answer, latency, records_by_id))
+    return rows
+
+
+# -- gates and failures ----------------------------------------------------------
+
+
+def gate_status(aggregates: dict, gates: dict[str, dict[str, float]]) -> dict[str, str]:
+    """PASS or FAIL per gated metric; a metric with no value fails."""
+    status = {}
+    for key, gate in gates.items():
+        value = aggregates.get(key)
+        ok = value is not None
+        if ok and "min" in gate:
+            ok = value >= gate["min"] - 1e-9
+        if ok and "max" in gate:
+            ok = value <= gate["max"] + 1e-9
+        status[key] = "PASS" if ok else "FAIL"
+    return status
+
+
+def failure_reasons(row: dict) -> list[str]:
+    """Why an item counts as failed; empty when it did not fail."""
+    s = row["scores"]
+    if row["out_of_scope"]:
+        return [] if row["refused"] else ["out of scope but answered"]
+    reasons = ["answerable but refused"] if row["refused"] else []
+    if s["recall_at_5"] == 0.0:
+        reasons.append("evidence recall@5 = 0")
+    if s["fact_recall"] == 0.0 and not row["refused"]:
+        reasons.append("fact recall = 0")
+    if s["citation_precision"] is not None and s["citation_precision"] < 1.0:
+        reasons.append(f"citation precision = {s['citation_precision']:.2f}")
+    return reasons
+
+
+def failures(rows: Sequence[dict]) -> list[dict]:
+    """The failed items with what a reader needs to look into each."""
+    keys = ("id", "type", "question", "gold_ids", "top5_ids", "cited_ids", "missing_facts")
+    return [{**{k: r[k] for k in keys}, "why": why} for r in rows if (why := failure_reasons(r))]
+
+
+# -- rendering -------------------------------------------------------------------
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def _gate_text(gate: dict[str, float] | None) -> str:
+    if not gate:
+        return "—"
+    return " ".join(f"{'≥' if k == 'min' else '≤'} {v:.2f}" for k, v in sorted(gate.items(), reverse=True))
+
+
+def markdown_table(ours: dict, base: dict | None, gates: dict, status: dict[str, str]) -> str:
+    """| metric | wiring-qa | baseline | Δ | gate | status |, one row per metric."""
+    lines = ["| metric | wiring-qa | baseline | Δ | gate | status |", "|---|---|---|---|---|---|"]
+    for key, label, pattern in ROWS:
+        value, other = ours.get(key), (base or {}).get(key)
+        delta = None if value is None or other is None else value - other
+        delta_text = "—" if delta is None else ("+" if delta >= 0 else "") + pattern.format(delta)
+        cells = [label, _fmt(value, pattern), _fmt(other, pattern), delta_text, _gate_text(gates.get(key))]
+        lines.append("| " + " | ".join([*cells, status.get(key, "—")]) + " |")
+    return "\n".join(lines)
+
+
+def markdown_failures(fails: Sequence[dict]) -> str:
+    """One block per failed item."""
+    if not fails:
+        return "## Failing questions\n\nNone."
+    blocks = [f"## Failing questions ({len(fails)})"]
+    for f in fails:
+        blocks.append(
+            "\n".join(
+                [
+                    f"### {f['id']} ({f['type']})",
+                    f"- question: {f['question']}",
+                    f"- why: {'; '.join(f['why'])}",
+                    f"- gold ids: {', '.join(f['gold_ids']) or '—'}",
+                    f"- top-5 retrieved: {', '.join(f['top5_ids']) or '—'}",
+                    f"- cited ids: {', '.join(f['cited_ids']) or '—'}",
+                    f"- missing facts: {'; '.join(f['missing_facts']) or '—'}",
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def render_markdown(meta: dict, table: str, fails: Sequence[dict]) -> str:
+    """The whole report.md."""
+    head = [
+        "# wiring-qa evaluation",
+        "",
+        f"- questions: {meta['questions_file']} (sha256 {meta['questions_sha256'][:12]}…, {meta['questions']} items)",
+        f"- index: {(meta['index'] or {}).get('key', '—')} built {(meta['index'] or {}).get('built_at', '—')}",
+        f"- generated: {meta['generated_at']}; eval wall time {meta['wall_seconds']:.1f} s",
+        f"- gates: {'PASSED' if meta['passed'] else 'FAILED'}",
+        "",
+        "",
+    ]
+    return "\n".join(head) + table + "\n\n" + markdown_failures(fails) + "\n"
+
+
+# -- entry point -----------------------------------------------------------------
+
+
+def run_eval(
+    out_dir: Path | str | None = None,
+    baseline: bool = True,
+    assistant: Asker | None = None,
+    questions_path: Path | str | None = None,
+) -> dict:
+    """Score wiring-qa (and the naive baseline), write report.json and report.md, check the gates."""
+    started = time.perf_counter()
+    path = Path(questions_path) if questions_path else QUESTIONS_FILE
+    items, sha = load_questions(path)
+    if assistant is None:
+        from assistant import ReportAssistant
+
+        assistant = ReportAssistant()
+    records_by_id = _records_by_id(assistant)
+    rows = evaluate(assistant, items, records_by_id)
+    ours = aggregate(rows)
+    base_rows: list[dict] | None = None
+    base: dict | None = None
+    if baseline:
+        from eval.baseline import NaiveBaseline
+
+        base_rows = evaluate(NaiveBaseline(), items, records_by_id)
+        base = aggregate(base_rows)
+    gates = load_gates()
+    status = gate_status(ours, gates)
+    passed = all(v == "PASS" for v in status.values())
+    fails = failures(rows)
+    meta = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "questions_file": path.name,
+        "questions_sha256": sha,
+        "questions": len(items),
+        "index": index_stamp(assistant),
+        "passed": passed,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    table = markdown_table(ours, base, gates, status)
+    markdown = render_markdown(meta, table, fails)
+    report = {
+        **meta,
+        "gates": gates,
+        "status": status,
+        "delta": _delta(ours, base),
+        "wiring_qa": {"aggregates": ours, "questions": rows},
+        "baseline": None if base is None else {"aggregates": base, "questions": base_rows},
+        "failures": fails,
+    }
+    out = Path(out_dir) if out_dir else DEFAULT_OUT
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    (out / "report.md").write_text(markdown)
+    return {
+        "markdown": markdown,
+        "table": table,
+        "passed": passed,
+        "status": status,
+        "aggregates": ours,
+        "baseline": base,
+        "failures": fails,
+        "wall_seconds": meta["wall_seconds"],
+        "out_dir": str(out),
+    }
+
+
+def _records_by_id(assistant: Asker) -> dict:
+    """The assistant's records by id, or the parsed report's when it has none."""
+    by_id = getattr(assistant, "by_id", None)
+    if by_id:
+        return by_id
+    from index.report import load_report
+
+    return load_report().by_id()
+
+
+def _delta(ours: dict, base: dict | None) -> dict[str, float | None]:
+    """wiring-qa minus baseline, per metric."""
+    if base is None:
+        return {}
+    keys = [key for key, _, _ in ROWS]
+    return {k: None if ours.get(k) is None or base.get(k) is None else ours[k] - base[k] for k in keys}
