@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.citations import cite
 from assistant.intent import Intent, detect_intent
 from assistant.query import Query
-from assistant.retrieve import Ranked
+from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
 from assistant.sentences import Sentence, SentenceBank, has_date, has_number, money_figures, stems
 from assistant.settings import AnswerSettings
@@ -28,6 +29,13 @@ class RefusalPolicy:
     max_unknown: float = 0.5  # share of the question's terms that the report never uses
     min_dense: float = 0.30  # best cosine of the top records
     rescue_coverage: float = 0.68  # below min_dense, only a sentence covering this much is trusted
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How a sentence's score mixes its evidence (tuned on the eval set)."""
+
+    sentence_cosine: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,20 @@ class GroundedAnswerer:
     name = "grounded"
 
     def __init__(
-        self, records: list[Record], source: str, settings: AnswerSettings, policy: RefusalPolicy | None = None
+        self,
+        records: list[Record],
+        source: str,
+        settings: AnswerSettings,
+        policy: RefusalPolicy | None = None,
+        similarity: Callable[[str, list[tuple[str, int]]], list[float]] | None = None,
     ):
+        self.similarity = similarity  # sentence-level cosine from the index, when there is one
         self.records = records
         self.by_id = {r.id: r for r in records}
         self.source = source
         self.settings = settings
         self.policy = policy or RefusalPolicy()
+        self.weights = ScoreWeights()
         self.bank = SentenceBank(records)
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
@@ -83,13 +98,25 @@ class GroundedAnswerer:
     def _score(self, query: Query, ranked: list[Ranked], intent: Intent) -> list[Scored]:
         query_stems = set(stems(query.expanded))
         out = []
-        for rank, item in enumerate(ranked[:6]):
+        glossary_question = asks_for_abbreviation(query.text)
+        candidates = [
+            (rank, item, sentence)
+            for rank, item in enumerate(ranked[:6])
+            if item.record.kind != "abbreviation" or glossary_question
+            for sentence in self.bank.sentences(item.record.id)
+        ]
+        cosines = self._cosines(query, [c[2] for c in candidates])
+        for (rank, item, sentence), cosine in zip(candidates, cosines, strict=True):
             prior = 1.0 / (1 + rank) * (1.2 if item.routed else 1.0)
-            for sentence in self.bank.sentences(item.record.id):
-                coverage = self.bank.coverage(query_stems, sentence)
-                score = coverage + 0.35 * prior + 0.25 * max(item.dense, 0) + _type_bonus(sentence.text, intent)
-                out.append(Scored(sentence, score, coverage, rank))
+            coverage = self.bank.coverage(query_stems, sentence)
+            score = coverage + 0.35 * prior + 0.25 * max(item.dense, 0) + self.weights.sentence_cosine * cosine
+            out.append(Scored(sentence, score + _type_bonus(sentence.text, intent), coverage, rank))
         return sorted(out, key=lambda s: (-s.score, s.rank, s.sentence.position))
+
+    def _cosines(self, query: Query, sentences: list[Sentence]) -> list[float]:
+        if self.similarity is None or not sentences:
+            return [0.0] * len(sentences)
+        return self.similarity(query.expanded, [(s.record.id, s.position) for s in sentences])
 
     def evidence(self, query: Query, ranked: list[Ranked], scored: list[Scored], intent: Intent) -> Evidence:
         """The features the refusal policy reads."""
@@ -128,9 +155,7 @@ class GroundedAnswerer:
                 break
             if item.score >= 0.75 * best.score and item.coverage >= 0.5 * best.coverage:
                 picked.append(item.sentence)
-        if intent.listing:
-            picked = self._with_list_items(picked)
-        return picked
+        return self._with_list_items(picked)
 
     def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
         """A sentence that introduces a list ('…:') brings its items."""
@@ -166,12 +191,13 @@ class GroundedAnswerer:
         only_deadline = intent.by_when and not intent.progress and not intent.recommend
         for number in numbers:
             head = self.bank.sentences(f"Conclusion {number}")
-            statement = [s for s in head if not s.text.startswith("By ")]
-            deadline = [s for s in head if s.text.startswith("By ")]
+            cut = _by_when_offset(head)
+            statement = [s for s in head if s.start < cut]
+            deadline = [s for s in head if s.start >= cut]
             if only_deadline:
                 picked += deadline
                 continue
-            picked += statement[:3] + deadline
+            picked += statement + deadline
             if intent.progress or not intent.recommend or len(numbers) == 1:
                 picked += self._progress(number, query, len(numbers))
         return picked
@@ -185,7 +211,7 @@ class GroundedAnswerer:
                 lead = 0.3 if sentence.position == 0 else 0.0
                 candidates.append((self.bank.coverage(query_stems, sentence) + lead, sentence))
         candidates.sort(key=lambda c: (-c[0], c[1].record.order, c[1].position))
-        limit = 3 if how_many == 1 else 1
+        limit = 5 if how_many == 1 else 2
         chosen = [s for _, s in candidates[:limit]]
         return sorted(chosen, key=lambda s: (s.record.order, s.position))
 
@@ -230,6 +256,12 @@ def _without_expanded_acronyms(query: Query) -> str:
     if query.expanded == query.text:
         return query.text
     return re.sub(r"\b[A-Z]{2,6}s?\b", " ", query.expanded)
+
+
+def _by_when_offset(head: list[Sentence]) -> int:
+    """Where a conclusion's 'By when' line starts in its record text."""
+    at = re.search(r"^By [Ww]hen", head[0].record.text, re.M) if head else None
+    return at.start() if at else 10**9
 
 
 def _without_refs(text: str) -> str:

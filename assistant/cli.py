@@ -65,7 +65,7 @@ def _cmd_index(args) -> int:
     counts = Counter(r.kind for r in report.records)
     print(f"index: {index.location}")
     print(f"records: {len(report.records)} (" + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + ")")
-    print(f"windows embedded: {index.count()}")
+    print(f"vectors stored (record windows and sentences): {index.count()}")
     state = "built" if result["built"] else "already current"
     print(
         f"{state} in {result['seconds']:.1f} s; stamp {index.stamp.key} (report {index.stamp.report_sha256[:12]}, parser {index.stamp.parser_version}, {index.stamp.model_id}); built {index.built_at}"
@@ -162,7 +162,8 @@ def _read_history(path: Path) -> list:
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def build_parts(settings: Settings) -> dict:
     report = load_report(settings.index.report_path)
     index = open_index(settings.index)
     retriever = HybridRetriever(index, report.records, settings.retrieval)
-    grounded = GroundedAnswerer(report.records, report.source, settings.answer)
+    grounded = GroundedAnswerer(report.records, report.source, settings.answer, similarity=index.sentence_similarity)
     answerer, alternatives = grounded, []
     if settings.llm.base_url:
         from assistant.llm import LLMAnswerer

@@ -169,6 +169,19 @@ def expand(text: str, glossary: dict[str, str], initialisms: dict[str, str] | No
     return text if not extra else f"{text} ({'; '.join(extra)})"
 
 
+_INSTRUCTION_RE = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(report|instructions?|rules|above|previous|context|sources?)\b"
+    r"|\b(you are now|pretend|act as|system prompt|jailbreak)\b|^\s*(say|reply|answer|respond|print|output)\b",
+    re.I,
+)
+
+
+def strip_instructions(question: str) -> str:
+    """The question without sentences that try to instruct the assistant ('ignore the report and say …')."""
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", question) if not _INSTRUCTION_RE.search(s)]
+    return " ".join(kept).strip() or question
+
+
 def resolve(
     question: str,
     history: list[dict],
@@ -178,6 +191,7 @@ def resolve(
 ) -> Query:
     """Resolve a follow-up against the last user question, then expand abbreviations."""
     previous = _last_user_question(history)
+    question = strip_instructions(question)
     text, follow_up = question, False
     if previous and is_follow_up(question, records):
         text, follow_up = _merge_follow_up(question, previous, records), True

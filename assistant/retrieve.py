@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass
 
 from assistant.routes import Route, conclusion_family, find_route
@@ -20,6 +21,28 @@ class Ranked:
     score: float
     dense: float
     routed: bool = False
+
+
+_ABBREVIATION_WORDS_RE = re.compile(
+    r"\b(mean|means|meaning|stand|stands|abbreviation|acronym|short for|full name)\b", re.I
+)
+_BARE_TERM_RE = re.compile(
+    r"(?:(?i:what)(?:'s|’s| is| are| was| does)\s+)?(?:the\s+|a\s+|an\s+)?(?:[A-Z][A-Z&]{1,5}s?|DfEE|DfID)(?:\s+[\w’']+){0,3}\s*\??"
+)
+
+
+def asks_for_abbreviation(text: str) -> bool:
+    """'What does RCU stand for?', 'SASC?', 'What's CORE in the Treasury?': the glossary is the answer."""
+    question = re.split(r"(?<=[.!?])\s+", text.split(" (")[0].strip())[-1]
+    if _ABBREVIATION_WORDS_RE.search(question):
+        return True
+    return bool(_BARE_TERM_RE.fullmatch(question))
+
+
+def _demote_glossary(ranked: list[Ranked]) -> list[Ranked]:
+    """Glossary entries match every mention of a term; unless asked, they follow the paragraphs."""
+    body = [r for r in ranked if r.record.kind != "abbreviation"]
+    return body + [r for r in ranked if r.record.kind == "abbreviation"]
 
 
 class BM25Search:
@@ -61,6 +84,8 @@ class HybridRetriever:
         fused = self._fuse([[h.record_id for h in dense], [rid for rid, _ in lexical]])
         cosine = {h.record_id: h.score for h in dense}
         ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
+        if not asks_for_abbreviation(text):
+            ranked = _demote_glossary(ranked)
         return self._apply_route(ranked, route, cosine)[:k]
 
     def _fuse(self, rankings: list[list[str]]) -> list[tuple[str, float]]:
@@ -75,6 +100,7 @@ class HybridRetriever:
     def _apply_route(self, ranked: list[Ranked], route: Route, cosine: dict[str, float]) -> list[Ranked]:
         if not route:
             return ranked
+        # Named records first; a named conclusion's progress paragraphs follow in the report's order.
         routed_ids = list(route.ids)
         for number in route.conclusions:
             routed_ids += conclusion_family(number, self.records)

@@ -18,18 +18,24 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from index.embed import MODEL_ID, count_tokens, load_embedding
 from index.parse import PARSER_VERSION
 from index.records import Record
 from index.report import load_report, report_sha256
 from index.settings import IndexSettings
+from index.text import sentence_spans
 from index.windows import record_windows
 
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 POINTER_SUFFIX = "current"
+# What the collection holds: record windows for search, and each sentence for answer scoring.
+LAYOUT = "windows+sentences/1"
 
 
 class IndexUnavailable(RuntimeError):
@@ -44,6 +50,7 @@ class Stamp:
     parser_version: str
     model_id: str
     window_tokens: int
+    layout: str = LAYOUT
 
     @property
     def key(self) -> str:
@@ -70,20 +77,49 @@ class ReportIndex:
     def count(self) -> int:
         return self.collection.count()
 
-    def search(self, text: str, k: int = 10) -> list[Hit]:
-        """Dense search; one hit per record (its best window), best first."""
-        from llama_index.core.vector_stores import VectorStoreQuery
+    def search(self, text: str, k: int = 10, level: str = "window") -> list[Hit]:
+        """Dense search over record windows (or single sentences); one hit per record, best first."""
+        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
-        embedding = load_embedding().get_query_embedding(text)
-        result = self.vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=k * 3))
+        windows_only = MetadataFilters(filters=[MetadataFilter(key="level", value=level, operator=FilterOperator.EQ)])
+        query = VectorStoreQuery(query_embedding=list(embed_query(text)), similarity_top_k=k * 3, filters=windows_only)
+        result = self.vector_store.query(query)
         best: dict[str, Hit] = {}
         for node, similarity in zip(result.nodes, result.similarities, strict=True):
             record_id = node.metadata["record_id"]
             # Chroma reports exp(-cosine distance); turn it back into a cosine.
             score = 1.0 + math.log(max(similarity, 1e-12))
             if record_id not in best or score > best[record_id].score:
-                best[record_id] = Hit(record_id, score, int(node.metadata.get("window", 0)))
+                best[record_id] = Hit(
+                    record_id, score, int(node.metadata.get("window", node.metadata.get("position", 0)))
+                )
         return sorted(best.values(), key=lambda h: (-h.score, h.record_id))[:k]
+
+    def sentence_similarity(self, text: str, keys: list[tuple[str, int]]) -> list[float]:
+        """Cosine between the text and each (record id, sentence position); 0 for unknown ones."""
+        vectors = self._sentence_vectors()
+        query = np.asarray(embed_query(text), dtype=np.float32)
+        return [float(vectors[key] @ query) if key in vectors else 0.0 for key in keys]
+
+    def _sentence_vectors(self) -> dict:
+        # Loaded once per opened index: ~1,500 vectors of 384 floats.
+        if getattr(self, "_sentences", None) is None:
+            got = self.collection.get(where={"level": "sentence"}, include=["embeddings", "metadatas"])
+            self._sentences = {
+                (meta["record_id"], int(meta["position"])): np.asarray(vector, dtype=np.float32)
+                for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True)
+            }
+        return self._sentences
+
+
+@lru_cache(maxsize=512)
+def _embed_query_cached(text: str) -> tuple[float, ...]:
+    return tuple(load_embedding().get_query_embedding(text))
+
+
+def embed_query(text: str) -> tuple[float, ...]:
+    """The query's embedding; retrieval and sentence scoring share one computation."""
+    return _embed_query_cached(text)
 
 
 def current_stamp(settings: IndexSettings) -> Stamp:
@@ -126,6 +162,15 @@ def build_index(settings: IndexSettings, force: bool = False, progress=None) -> 
     }
 
 
+def _node(node_id: str, text: str, meta: dict):
+    from llama_index.core.schema import TextNode
+
+    node = TextNode(id_=node_id, text=text, metadata=meta)
+    node.excluded_embed_metadata_keys = list(meta)  # embed the text alone
+    node.excluded_llm_metadata_keys = list(meta)
+    return node
+
+
 def _try_open(store, stamp: Stamp) -> ReportIndex | None:
     """The live index, or None when it is missing, stale or unreadable (then it is rebuilt)."""
     try:
@@ -138,12 +183,11 @@ def _try_open(store, stamp: Stamp) -> ReportIndex | None:
 
 
 def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> list:
-    from llama_index.core.schema import TextNode
-
     nodes = []
     for record in records:
         for window in record_windows(record, settings.window_tokens, count_tokens):
             meta = {
+                "level": "window",
                 "record_id": record.id,
                 "kind": record.kind,
                 "window": window.number,
@@ -151,10 +195,10 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
                 "part": record.part or 0,
                 "heading": record.heading,
             }
-            node = TextNode(id_=window.node_id, text=window.text, metadata=meta)
-            node.excluded_embed_metadata_keys = list(meta)
-            node.excluded_llm_metadata_keys = list(meta)
-            nodes.append(node)
+            nodes.append(_node(window.node_id, window.text, meta))
+        for position, (start, end) in enumerate(sentence_spans(record.text)):
+            meta = {"level": "sentence", "record_id": record.id, "kind": record.kind, "position": position}
+            nodes.append(_node(f"{record.id}@s{position}", record.text[start:end], meta))
     texts = [n.get_content() for n in nodes]
     if progress:
         progress(0.1, f"embedding {len(texts)} windows")

@@ -1,0 +1,560 @@
+"""The Gradio chat: rendering helpers and the Blocks builder. A thin adapter over ReportAssistant.
+
+Everything shown here is text from the report or from the user, so every string is escaped before it
+becomes HTML; the only markup is what this module writes itself (citation buttons, <mark>, layout).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pandas as pd
+
+from assistant.core import ReportAssistant
+from assistant.settings import Settings
+from assistant.types import Answer, BadInput
+
+log = logging.getLogger("wiring_qa.web")
+
+EXAMPLES = (
+    "How much is the Policy Innovation Fund?",
+    "What did conclusion 18 recommend and what happened?",
+    "And when was it devised?",
+)
+ALL_PARTS = "All parts"
+TABLE_HEADERS = ["No.", "Conclusion", "By when", "Part", "Paragraphs"]
+MARKER_RE = re.compile(r"\[([^\[\]\n]{1,80})\]")
+
+# Gradio's chat sanitiser drops data-* attributes and <style>, but keeps class, name, value, title and
+# style: so a citation is a <button> whose value is the record id and whose name is the chat turn,
+# styled inline so it looks clickable wherever it is shown.
+CITE_STYLE = (
+    "display:inline-block;margin:0 2px;padding:0 7px;border:1px solid var(--color-accent,#f97316);"
+    "border-radius:999px;background:var(--color-accent-soft,#fff7ed);color:var(--body-text-color,#1f2937);"
+    "font-size:0.85em;font-weight:600;line-height:1.6;cursor:pointer;white-space:nowrap;"
+)
+
+# One document-level listener (bound once per page) routes every citation click to the panel of the tab
+# it sits in; each panel registers its own `trigger` whenever Gradio (re)mounts it.
+PANEL_JS = """
+const panels = (window.__wqaPanels = window.__wqaPanels || {});
+panels["%(key)s"] = (id, turn) => trigger("click", { cite: id, turn: turn || "" });
+if (!window.__wqaBound) {
+  window.__wqaBound = true;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button.wqa-cite");
+    if (!button) return;
+    event.preventDefault();
+    const key = button.closest(".wqa-conclusions-tab") ? "conclusions" : "chat";
+    const open = window.__wqaPanels[key];
+    if (open) open(button.value, button.name);
+  });
+}
+"""
+
+PANEL_CSS = """
+.wqa-panel { font-size: 0.95rem; line-height: 1.55; }
+.wqa-empty { color: var(--body-text-color-subdued); padding: 12px 4px; }
+.wqa-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 4px; }
+.wqa-id { font-size: 1.25rem; font-weight: 700; }
+.wqa-kind { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.05em; color: var(--body-text-color-subdued); }
+.wqa-label { color: var(--body-text-color); opacity: 0.8; font-size: 0.9rem; margin-bottom: 10px; }
+.wqa-text { white-space: pre-wrap; padding: 10px 12px; border-left: 3px solid var(--color-accent);
+  background: var(--background-fill-secondary); border-radius: 4px; }
+.wqa-text mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 2px; }
+.wqa-links { margin-top: 10px; }
+.wqa-links-title { font-weight: 600; margin-right: 4px; }
+.wqa-progress { margin-top: 14px; }
+.wqa-progress-item { margin: 10px 0; }
+.wqa-progress-item .wqa-text { border-left-color: var(--border-color-primary); }
+.wqa-stamp code { font-size: 0.85em; word-break: break-all; }
+"""
+
+# Page-wide rules, injected once through the header's `head` (Gradio 6 takes css only at launch()).
+PAGE_CSS = """
+<style>
+/* Gradio ships SourceSansPro-SemiBold as a 55-glyph subset, so bold text mixed two fonts; use the full Bold. */
+@font-face { font-family: 'Source Sans Pro'; src: url('static/fonts/SourceSansPro/SourceSansPro-Bold.woff2')
+  format('woff2'); font-weight: 600 700; font-style: normal; }
+#wqa-table { --font-mono: var(--font); }
+button.wqa-cite:hover { filter: brightness(0.95); text-decoration: underline; }
+button.wqa-cite:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+#wqa-header h1 { margin: 0 0 2px 0; font-size: 1.6rem; }
+#wqa-header p { margin: 0; color: var(--body-text-color); opacity: 0.8; }
+</style>
+"""
+
+PANEL_HINT = "Click a paragraph number such as [3.24.1] in an answer to read the paragraph here."
+CONCLUSION_HINT = "Click a row of the table to read the conclusion and the progress reported on it."
+
+
+# --- rendering: pure functions from answers and records to escaped HTML -------------------------
+
+
+def cite_button(record_id: str, turn: int | None = None) -> str:
+    """A clickable [id]; the turn says which answer's quotes to highlight."""
+    rid = html.escape(record_id, quote=True)
+    name = f' name="{turn}"' if turn is not None else ""
+    return (
+        f'<button type="button" class="wqa-cite" value="{rid}"{name} title="Open {rid}" style="{CITE_STYLE}">'
+        f"{rid}</button>"
+    )
+
+
+def render_marked_text(text: str, known: set[str] | dict, turn: int | None = None) -> str:
+    """Escaped text whose [id] markers for real records become citation buttons."""
+    out, last = [], 0
+    for match in MARKER_RE.finditer(text):
+        if match.group(1) not in known:
+            continue  # not a record: leave "[...]" as plain text
+        out += [html.escape(text[last : match.start()]), cite_button(match.group(1), turn)]
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def render_user(question: str) -> str:
+    return html.escape(question or "").replace("\n", "<br>") or "<em>(empty question)</em>"
+
+
+def render_answer(answer: dict, turn: int, known: set[str] | dict) -> str:
+    """A finished answer: cited text, then the nearest paragraphs (refusal) or related ones, all clickable."""
+    parts = [render_marked_text(answer["answer"], known, turn)]
+    if answer.get("notice"):
+        parts.append(f"<em>{html.escape(answer['notice'])}</em>")
+    if answer.get("refused"):
+        nearest = [s["id"] for s in answer.get("sources", [])[:3] if s["id"] in known]
+        if nearest:
+            parts.append("Nearest paragraphs: " + " ".join(cite_button(i, turn) for i in nearest))
+    elif answer.get("related"):
+        parts.append("See also: " + " ".join(cite_button(i, turn) for i in answer["related"][:5] if i in known))
+    return "<br><br>".join(parts)
+
+
+def render_chat(turns: list[dict], known: set[str] | dict, pending: tuple[str, str] | None = None) -> list[dict]:
+    """Chatbot messages for the finished turns plus, while streaming, the turn in progress."""
+    messages = []
+    for i, turn in enumerate(turns):
+        messages.append({"role": "user", "content": render_user(turn["question"])})
+        if turn.get("error"):
+            body = f"<strong>{html.escape(turn['error'])}</strong>"
+        else:
+            body = render_answer(turn["answer"], i, known)
+        messages.append({"role": "assistant", "content": body})
+    if pending is not None:
+        question, partial = pending
+        messages.append({"role": "user", "content": render_user(question)})
+        messages.append({"role": "assistant", "content": render_marked_text(partial, known) or "…"})
+    return messages
+
+
+def quote_spans(text: str, quotes: list[str]) -> list[tuple[int, int]]:
+    """Where each quote sits in the text, tolerant of line breaks; overlapping spans merged."""
+    spans = []
+    for quote in quotes:
+        words = quote.split()
+        if not words:
+            continue
+        pattern = r"\s+".join(re.escape(w) for w in words)
+        spans += [m.span() for m in re.finditer(pattern, text)]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str, quotes: list[str]) -> str:
+    """Escaped text with each quote wrapped in <mark>."""
+    out, last = [], 0
+    for start, end in quote_spans(text, quotes):
+        out += [html.escape(text[last:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def link_row(title: str, ids: list[str] | tuple[str, ...]) -> str:
+    if not ids:
+        return ""
+    buttons = " ".join(cite_button(i) for i in ids)
+    return f'<div class="wqa-links"><span class="wqa-links-title">{html.escape(title)}</span> {buttons}</div>'
+
+
+def render_record(qa: ReportAssistant, record_id: str, quotes: list[str] | None = None) -> str:
+    """The source panel: id, where it sits, full text with quotes marked, and its links both ways."""
+    record = qa.record(record_id)
+    if record is None:
+        return f'<div class="wqa-panel wqa-empty">No paragraph {html.escape(record_id)} in the report.</div>'
+    parts = [
+        '<div class="wqa-panel">',
+        f'<div class="wqa-head"><span class="wqa-id">{html.escape(record.id)}</span>'
+        f'<span class="wqa-kind">{html.escape(record.kind)}</span></div>',
+        f'<div class="wqa-label">{html.escape(record.label()) or "&nbsp;"}</div>',
+        f'<div class="wqa-text">{highlight(record.text, quotes or [])}</div>',
+    ]
+    if record.conclusion and record.kind != "conclusion":
+        parts.append(link_row("Responds to:", [f"Conclusion {record.conclusion}"]))
+    parts.append(link_row("Cross-references:", [i for i in record.links if qa.record(i)]))
+    parts.append(link_row("Referenced by:", qa.referenced_by(record.id)))
+    if record.kind == "conclusion":
+        parts.append(render_progress(qa, record.conclusion))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_progress(qa: ReportAssistant, number: int | None) -> str:
+    """A conclusion's progress paragraphs, each in full with its own clickable id."""
+    paragraphs = progress_paragraphs(qa, number)
+    if not paragraphs:
+        return '<div class="wqa-progress wqa-empty">No progress paragraphs under this conclusion.</div>'
+    items = "".join(
+        f'<div class="wqa-progress-item">{cite_button(p.id)}<div class="wqa-text">{html.escape(p.text)}</div></div>'
+        for p in paragraphs
+    )
+    return f'<div class="wqa-progress"><strong>Progress reported ({len(paragraphs)})</strong>{items}</div>'
+
+
+def progress_paragraphs(qa: ReportAssistant, number: int | None) -> list:
+    return [r for r in qa.records if r.kind == "paragraph" and number and r.conclusion == number]
+
+
+def render_stamp(stamp: dict) -> str:
+    """What the index was built from, so a reader can tell which report and model answered."""
+    rows = [
+        ("Report sha256", stamp.get("report_sha256", "?")),
+        ("Model", stamp.get("model_id", "?")),
+        ("Built", stamp.get("built_at", "?")),
+    ]
+    cells = "".join(
+        f"<div><strong>{html.escape(k)}:</strong> <code>{html.escape(str(v))}</code></div>" for k, v in rows
+    )
+    return f'<div class="wqa-stamp">{cells}</div>'
+
+
+def empty_panel(hint: str) -> str:
+    return f'<div class="wqa-panel wqa-empty">{html.escape(hint)}</div>'
+
+
+# --- conversation: per-session turns kept in gr.State, never in the shared assistant -------------
+
+
+def history_of(turns: list[dict]) -> list[dict]:
+    """Prior turns as the core expects them; failed turns are left out so they cannot mislead follow-ups."""
+    history = []
+    for turn in turns:
+        if turn.get("answer"):
+            history += [
+                {"role": "user", "content": turn["question"]},
+                {"role": "assistant", "content": turn["answer"]["answer"]},
+            ]
+    return history
+
+
+def quotes_for(turns: list[dict], turn: str, record_id: str) -> list[str]:
+    """The sentences that answer `turn` quoted from this record (what the panel highlights)."""
+    try:
+        answer = (turns or [])[int(turn)].get("answer") or {}
+    except (ValueError, IndexError, TypeError):
+        return []
+    return [c["quote"] for c in answer.get("citations", []) if c["id"] == record_id]
+
+
+def event_value(evt: gr.EventData, key: str) -> str:
+    """A field that PANEL_JS sent with trigger(); "" when the event carried none."""
+    try:
+        return str(getattr(evt, key) or "")
+    except (AttributeError, TypeError):  # EventData raises TypeError when no data came at all
+        return ""
+
+
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# --- conclusions table ------------------------------------------------------------------------
+
+
+def conclusion_rows(qa: ReportAssistant) -> list[list]:
+    rows = []
+    for r in qa.records:
+        if r.kind == "conclusion":
+            part = f"Part {r.part}" if r.part else ""
+            rows.append(
+                [r.conclusion, r.conclusion_statement, r.by_when, part, len(progress_paragraphs(qa, r.conclusion))]
+            )
+    return rows
+
+
+def part_choices(qa: ReportAssistant) -> list[str]:
+    """The dropdown shows "Part N: title"; the table only "Part N", to stay narrow."""
+    parts = {r.part: r.part_title for r in qa.records if r.kind == "conclusion" and r.part}
+    return [ALL_PARTS, *(f"Part {n}: {title}" for n, title in sorted(parts.items()))]
+
+
+def filter_rows(rows: list[list], text: str, part: str) -> list[list]:
+    """Rows whose visible cells contain every word of `text`, in the chosen part."""
+    words = (text or "").lower().split()
+    out = []
+    for row in rows:
+        if part and part != ALL_PARTS and part.split(":")[0] != row[3]:
+            continue
+        haystack = " ".join(str(cell) for cell in row).lower()
+        if all(w in haystack for w in words):
+            out.append(row)
+    return out
+
+
+def write_csv(rows: list[list], folder: Path) -> str:
+    """The rows as CSV; named by content so concurrent users never overwrite each other's file."""
+    lines = [TABLE_HEADERS, *rows]
+    digest = hashlib.sha256(json.dumps(lines, default=str).encode()).hexdigest()[:12]
+    path = folder / f"wiring-it-up-conclusions-{digest}.csv"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(lines)
+        tmp.replace(path)
+    return str(path)
+
+
+def count_text(shown: int, total: int) -> str:
+    return f"{shown} of {total} conclusions; click a row to open it."
+
+
+def table_frame(rows: list[list]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=TABLE_HEADERS)
+
+
+# --- the app --------------------------------------------------------------------------------
+
+
+def build_app(qa: ReportAssistant, settings: Settings) -> gr.Blocks:
+    """The whole UI around one shared, read-only assistant; all per-user state lives in gr.State."""
+    with gr.Blocks(title="Wiring It Up: questions answered from the report") as demo:
+        gr.HTML(
+            "<h1>Wiring It Up (2001): ask the report</h1><p>Every answer sentence cites the report's own paragraph"
+            " number. Click a number to read the paragraph, with the quoted sentence highlighted.</p>",
+            head=PAGE_CSS,
+            js_on_load=None,
+            elem_id="wqa-header",
+        )
+        with gr.Tab("Chat"):
+            _chat_tab(qa, settings)
+        with gr.Tab("Conclusions"):
+            _conclusions_tab(qa)
+        _api(qa)
+    demo.queue(default_concurrency_limit=settings.app.concurrency, max_size=max(32, settings.app.concurrency * 16))
+    return demo
+
+
+def _chat_tab(qa: ReportAssistant, settings: Settings) -> None:
+    ui = _chat_layout(qa, settings)
+    handlers = _chat_handlers(qa)
+    outputs = [ui.question, ui.chatbot, ui.turns]
+    asked = [ui.question, ui.turns, ui.top_k, ui.answerer]
+    again = [ui.turns, ui.top_k, ui.answerer]
+    cleared = [ui.question, ui.chatbot, ui.turns, ui.panel]
+    private = {"api_visibility": "private"}
+    ui.question.submit(handlers.respond, asked, outputs, api_name="chat")  # the chat's own API
+    ui.send.click(handlers.respond, asked, outputs, **private)
+    ui.retry.click(handlers.retry_last, again, outputs, **private)
+    ui.chatbot.retry(handlers.retry_last, again, outputs, **private)
+    ui.clear.click(handlers.reset, None, cleared, **private)
+    ui.chatbot.clear(handlers.reset, None, cleared, **private)
+    for button, text in zip(ui.examples, EXAMPLES, strict=True):
+        fill = button.click(lambda t=text: t, None, ui.question, queue=False, **private)
+        fill.then(handlers.respond, asked, outputs, **private)
+    ui.panel.click(handlers.open_source, [ui.turns], ui.panel, show_progress="hidden", **private)
+
+
+def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
+    """Conversation on the left, the source panel on the right; settings folded away below the chat."""
+    ui = SimpleNamespace(turns=gr.State([]))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=360):
+            ui.chatbot = gr.Chatbot(
+                label="Conversation",
+                height=520,
+                render_markdown=False,  # messages are HTML this module escaped itself, never markdown
+                sanitize_html=True,
+                buttons=[],
+                feedback_options=None,
+                placeholder="Ask a question about *Wiring It Up* (2001), or pick an example below.",
+                elem_id="wqa-chatbot",
+            )
+            with gr.Row():
+                ui.question = gr.Textbox(
+                    show_label=False,
+                    placeholder="Ask about the report…",
+                    scale=5,
+                    lines=1,
+                    max_lines=4,
+                    container=False,
+                    elem_id="wqa-q",
+                )
+                ui.send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="wqa-send")
+            with gr.Row():
+                ui.retry = gr.Button("Retry last", size="sm", elem_id="wqa-retry")
+                ui.clear = gr.Button("Clear conversation", size="sm", elem_id="wqa-clear")
+            gr.Markdown("**Try:**")
+            with gr.Row():
+                ui.examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+            with gr.Accordion("Settings", open=False):
+                ui.answerer = gr.Radio(
+                    list(qa.answerers), value=qa.answerer.name, label="Answerer", elem_id="wqa-answerer"
+                )
+                top_k = min(settings.retrieval.top_k, 20)
+                ui.top_k = gr.Slider(1, 20, value=top_k, step=1, label="Number of sources", elem_id="wqa-topk")
+                gr.HTML(render_stamp(qa.stamp), js_on_load=None)
+        with gr.Column(scale=2, min_width=320):
+            ui.panel = source_panel("Source", PANEL_HINT, "chat", "wqa-source-panel")
+    return ui
+
+
+def source_panel(label: str, hint: str, key: str, elem_id: str) -> gr.HTML:
+    """An HTML panel that opens whatever citation is clicked in its tab (see PANEL_JS)."""
+    return gr.HTML(
+        empty_panel(hint),
+        label=label,
+        show_label=True,
+        container=True,
+        padding=True,
+        min_height=200,
+        js_on_load=PANEL_JS % {"key": key},
+        css_template=PANEL_CSS,
+        elem_id=elem_id,
+    )
+
+
+def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
+    """Event handlers; they read and return the session's turns, never keep any themselves."""
+    known = qa.by_id
+
+    def respond(text: str, state: list, k: float, name: str) -> Iterator[tuple]:
+        """Stream one answer into the chat; the finished turn is saved in this session's state only."""
+        state = list(state or [])
+        turn = {"question": text or "", "answer": None, "error": None}
+        yield "", render_chat(state, known, (turn["question"], "")), state
+        try:
+            for item in qa.stream(text, history_of(state), int(k or 0) or None, name or None):
+                if isinstance(item, Answer):
+                    turn["answer"] = item.to_dict()
+                else:
+                    yield "", render_chat(state, known, (turn["question"], item)), state
+        except BadInput as exc:
+            turn["error"] = f"Sorry, I can't use that question: {one_line(exc)}."
+        except Exception as exc:  # noqa: BLE001 - the user gets one line; the console gets the traceback
+            log.exception("answering failed")
+            turn["error"] = f"Something went wrong: {one_line(exc)}"
+        state = [*state, turn]
+        yield "", render_chat(state, known), state
+
+    def retry_last(state: list, k: float, name: str) -> Iterator[tuple]:
+        """Ask the last question again, in place of its answer."""
+        state = list(state or [])
+        if not state:
+            yield "", render_chat(state, known), state
+            return
+        yield from respond(state[-1]["question"], state[:-1], k, name)
+
+    def reset() -> tuple:
+        return "", [], [], empty_panel(PANEL_HINT)
+
+    def open_source(state: list, evt: gr.EventData) -> str:
+        record_id = event_value(evt, "cite")
+        if not record_id:
+            return gr.skip()
+        return render_record(qa, record_id, quotes_for(state, event_value(evt, "turn"), record_id))
+
+    return SimpleNamespace(respond=respond, retry_last=retry_last, reset=reset, open_source=open_source)
+
+
+def _conclusions_tab(qa: ReportAssistant) -> None:
+    rows = conclusion_rows(qa)
+    folder = Path(tempfile.mkdtemp(prefix="wiring-qa-csv-"))
+    with gr.Row(equal_height=False, elem_classes=["wqa-conclusions-tab"]):
+        with gr.Column(scale=3, min_width=420):
+            with gr.Row():
+                text = gr.Textbox(label="Filter", placeholder="e.g. Accounting Officer", scale=3, elem_id="wqa-filter")
+                part = gr.Dropdown(part_choices(qa), value=ALL_PARTS, label="Part", scale=2, elem_id="wqa-part")
+            with gr.Row(equal_height=True):
+                count = gr.Markdown(count_text(len(rows), len(rows)), elem_id="wqa-count")
+                download = gr.DownloadButton(
+                    "Download CSV", value=write_csv(rows, folder), size="sm", scale=0, min_width=160, elem_id="wqa-csv"
+                )
+            table = gr.Dataframe(
+                table_frame(rows),
+                interactive=False,
+                wrap=True,
+                max_height=560,
+                column_widths=["6%", "55%", "17%", "10%", "12%"],
+                elem_id="wqa-table",
+            )
+        with gr.Column(scale=2, min_width=320):
+            panel = source_panel("Conclusion", CONCLUSION_HINT, "conclusions", "wqa-conclusion-panel")
+
+    def refilter(words: str, chosen: str) -> tuple:
+        shown = filter_rows(rows, words, chosen)
+        return table_frame(shown), count_text(len(shown), len(rows)), write_csv(shown, folder)
+
+    def open_row(evt: gr.SelectData) -> str:
+        row = evt.row_value or []
+        return render_record(qa, f"Conclusion {int(float(row[0]))}") if row else gr.skip()
+
+    def open_link(evt: gr.EventData) -> str:
+        record_id = event_value(evt, "cite")
+        return render_record(qa, record_id) if record_id else gr.skip()
+
+    for event in (text.change, part.change):
+        event(refilter, [text, part], [table, count, download], api_visibility="private", trigger_mode="always_last")
+    table.select(open_row, None, panel, api_visibility="private", show_progress="hidden")
+    panel.click(open_link, None, panel, api_visibility="private", show_progress="hidden")
+
+
+def _api(qa: ReportAssistant) -> None:
+    """The named endpoint for programs: one question in, Answer.to_dict() out."""
+
+    def ask(question: str, history_json: str = "[]", top_k: int = 0, answerer: str = "") -> dict:
+        """Answer one question about 'Wiring It Up'; history_json is a JSON list of {role, content} turns."""
+        try:
+            history = json.loads(history_json) if (history_json or "").strip() else None
+        except ValueError as exc:
+            raise gr.Error(f"history_json is not valid JSON: {one_line(exc)}", print_exception=False) from None
+        try:
+            return qa.ask(question, history, int(top_k or 0) or None, answerer or None).to_dict()
+        except BadInput as exc:
+            raise gr.Error(one_line(exc), title="Bad input", print_exception=False) from None
+        except Exception as exc:  # noqa: BLE001 - callers get one line, the console the traceback
+            log.exception("api ask failed")
+            raise gr.Error(f"Something went wrong: {one_line(exc)}", print_exception=False) from None
+
+    gr.api(ask, api_name="ask")
+
+
+def launch_options(settings: Settings) -> dict:
+    """Where and how to listen: loopback unless the settings say otherwise, basic auth when both are set."""
+    app = settings.app
+    auth = (app.auth_user, app.auth_password) if app.auth_user and app.auth_password else None
+    return {
+        "server_name": app.host,
+        "server_port": app.port,
+        "auth": auth,
+        "ssr_mode": False,  # no Node side-server: one Python process serves everything
+        "show_error": False,  # tracebacks stay in the console
+        "mcp_server": False,
+        "footer_links": ["api"],
+    }
