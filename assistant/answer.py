@@ -116,7 +116,10 @@ class GroundedAnswerer:
     def _cosines(self, query: Query, sentences: list[Sentence]) -> list[float]:
         if self.similarity is None or not sentences:
             return [0.0] * len(sentences)
-        return self.similarity(query.expanded, [(s.record.id, s.position) for s in sentences])
+        try:
+            return self.similarity(query.expanded, [(s.record.id, s.position) for s in sentences])
+        except Exception:  # noqa: BLE001 - the index went away mid-session: score by words alone
+            return [0.0] * len(sentences)
 
     def evidence(self, query: Query, ranked: list[Ranked], scored: list[Scored], intent: Intent) -> Evidence:
         """The features the refusal policy reads."""

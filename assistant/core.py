@@ -72,9 +72,11 @@ class ReportAssistant:
         query = resolve(text, turns, self.records, self.glossary, self.initialisms)
         route = find_route(query.text, self.records)
         retrieved_at = time.perf_counter()
-        ranked = self.retriever.retrieve(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
+        ranked, degraded = self.retriever.search(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
         answered_at = time.perf_counter()
         answer = self._answerer(answerer).answer(query, ranked, route)
+        if degraded:
+            answer.notice = "; ".join(filter(None, [answer.notice, degraded]))
         answer.sources = [self._source(r) for r in ranked]
         answer.related = self._related(answer)
         done = time.perf_counter()

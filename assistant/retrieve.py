@@ -77,16 +77,27 @@ class HybridRetriever:
 
     def retrieve(self, text: str, k: int | None = None, route: Route | None = None) -> list[Ranked]:
         """Ranked records for a (resolved, expanded) question."""
+        return self.search(text, k, route)[0]
+
+    def search(self, text: str, k: int | None = None, route: Route | None = None) -> tuple[list[Ranked], str]:
+        """Ranked records, and a one-line notice when the dense index could not be reached."""
         k = k or self.settings.top_k
         route = route if route is not None else find_route(text, self.records)
-        dense = self.index.search(text, self.settings.dense_k)
+        notice = ""
+        try:
+            dense = self.index.search(text, self.settings.dense_k)
+        except Exception as exc:  # noqa: BLE001 - a dead server or a damaged index: keep answering from BM25
+            dense, notice = (
+                [],
+                f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only",
+            )
         lexical = self.bm25.search(text)
         fused = self._fuse([[h.record_id for h in dense], [rid for rid, _ in lexical]])
         cosine = {h.record_id: h.score for h in dense}
         ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
         if not asks_for_abbreviation(text):
             ranked = _demote_glossary(ranked)
-        return self._apply_route(ranked, route, cosine)[:k]
+        return self._apply_route(ranked, route, cosine)[:k], notice
 
     def _fuse(self, rankings: list[list[str]]) -> list[tuple[str, float]]:
         scores: dict[str, float] = {}

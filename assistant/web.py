@@ -142,7 +142,11 @@ def render_answer(answer: dict, turn: int, known: set[str] | dict) -> str:
 
 
 def render_chat(turns: list[dict], known: set[str] | dict, pending: tuple[str, str] | None = None) -> list[dict]:
-    """Chatbot messages for the finished turns plus, while streaming, the turn in progress."""
+    """Chatbot messages for the finished turns plus, while streaming, the turn in progress.
+
+    Finished replies sit in div.wqa-answer and the one in progress in div.wqa-streaming, so a page
+    (or a browser test) can tell a complete answer from a half-streamed one.
+    """
     messages = []
     for i, turn in enumerate(turns):
         messages.append({"role": "user", "content": render_user(turn["question"])})
@@ -150,11 +154,12 @@ def render_chat(turns: list[dict], known: set[str] | dict, pending: tuple[str, s
             body = f"<strong>{html.escape(turn['error'])}</strong>"
         else:
             body = render_answer(turn["answer"], i, known)
-        messages.append({"role": "assistant", "content": body})
+        messages.append({"role": "assistant", "content": f'<div class="wqa-answer">{body}</div>'})
     if pending is not None:
         question, partial = pending
+        body = render_marked_text(partial, known) or "…"
         messages.append({"role": "user", "content": render_user(question)})
-        messages.append({"role": "assistant", "content": render_marked_text(partial, known) or "…"})
+        messages.append({"role": "assistant", "content": f'<div class="wqa-streaming">{body}</div>'})
     return messages
 
 

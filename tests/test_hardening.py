@@ -1,0 +1,151 @@
+"""Hostile input and faults: a clear one-line error or a graceful fallback, and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant import BadInput, ReportAssistant
+from assistant.citations import citation_is_valid
+from assistant.settings import Settings
+from index.settings import IndexSettings
+from index.store import build_index
+
+WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=st.text(max_size=400))
+def test_no_string_makes_ask_raise_or_cite_outside_the_report(qa, question):
+    try:
+        answer = qa.ask(question)
+    except BadInput as err:
+        assert "\n" not in str(err)
+        return
+    for citation in answer.citations:
+        assert citation_is_valid(citation, qa.by_id)
+        assert 0 <= citation.start <= citation.end <= len(qa.report.source)
+    assert isinstance(answer.refused, bool)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    history=st.lists(
+        st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]), "content": st.text(max_size=200)}),
+        max_size=6,
+    ),
+    question=st.sampled_from(["and when was it launched?", "what about conclusion 19?", "how much?", "who runs it?"]),
+)
+def test_any_well_formed_history_is_safe(qa, history, question):
+    answer = qa.ask(question, history=history)
+    assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
+
+
+def _server_settings(server) -> Settings:
+    return Settings(index=IndexSettings(chroma_host=server["host"], chroma_port=server["port"]))
+
+
+def _restart(server):
+    port, data = server["port"], server["data"]
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    import chromadb
+
+    wait_for(lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), timeout=60)
+    return proc
+
+
+@pytest.mark.server
+def test_chroma_server_going_away_and_coming_back(chroma_server, built_index):
+    settings = _server_settings(chroma_server)
+    build_index(settings.index)
+    qa = ReportAssistant(settings=settings)
+    before = qa.ask("How much is the Policy Innovation Fund?")
+    assert not before.notice
+    chroma_server["proc"].terminate()
+    chroma_server["proc"].wait(timeout=20)
+    during = qa.ask("How much is the Policy Innovation Fund?")  # keyword search carries on
+    assert "vector index is unavailable" in during.notice and "\n" not in during.notice
+    assert all(citation_is_valid(c, qa.by_id) for c in during.citations)
+    chroma_server["proc"] = _restart(chroma_server)
+    after = qa.ask("How much is the Policy Innovation Fund?")
+    assert not after.notice
+    assert [c.id for c in after.citations] == [c.id for c in before.citations]
+
+
+@pytest.mark.server
+def test_two_processes_share_one_chroma_server_and_agree(chroma_server, built_index):
+    env = {
+        **os.environ,
+        "WIRING_QA_INDEX__CHROMA_HOST": chroma_server["host"],
+        "WIRING_QA_INDEX__CHROMA_PORT": str(chroma_server["port"]),
+    }
+    subprocess.run([WIRING_QA, "index"], env=env, check=True, capture_output=True, timeout=300)
+    question = "What did conclusion 18 recommend and what happened?"
+    procs = [
+        subprocess.Popen(
+            [WIRING_QA, "ask", question, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert outputs[0]["answer"] == outputs[1]["answer"]
+    assert outputs[0]["citations"] == outputs[1]["citations"]
+    assert [s["id"] for s in outputs[0]["sources"]] == [s["id"] for s in outputs[1]["sources"]]
+
+
+def test_index_directory_deleted_while_running(tmp_path, built_index):
+    path = tmp_path / "idx"
+    settings = Settings(index=IndexSettings(path=path))
+    build_index(settings.index)
+    qa = ReportAssistant(settings=settings)
+    assert not qa.ask("How much is the Policy Innovation Fund?").refused
+    shutil.rmtree(path)
+    answer = qa.ask("How much is the Policy Innovation Fund?")  # still answers, or says why
+    assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
+    rebuilt = subprocess.run(
+        [WIRING_QA, "index"],
+        env={**os.environ, "WIRING_QA_INDEX__PATH": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rebuilt.returncode == 0 and "built in" in rebuilt.stdout
+    assert not ReportAssistant(settings=settings).ask("How much is the Policy Innovation Fund?").notice
+
+
+def test_index_filled_with_garbage_while_running(tmp_path, built_index):
+    path = tmp_path / "idx"
+    settings = Settings(index=IndexSettings(path=path))
+    build_index(settings.index)
+    qa = ReportAssistant(settings=settings)
+    for file in path.rglob("*"):
+        if file.is_file() and file.name != "CURRENT":
+            file.write_bytes(os.urandom(256))
+    answer = qa.ask("How much is the Policy Innovation Fund?")
+    assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
+    fresh = ReportAssistant(settings=settings)  # a new process would rebuild the damaged index
+    assert not fresh.ask("How much is the Policy Innovation Fund?").refused
+
+
+def test_report_that_does_not_match_its_stamp(tmp_path, built_index):
+    bad = tmp_path / "report.txt"
+    bad.write_text("1. Introduction\n\nA different report.\n", encoding="utf-8")
+    env = {**os.environ, "WIRING_QA_INDEX__REPORT_PATH": str(bad), "WIRING_QA_INDEX__PATH": str(tmp_path / "i")}
+    out = subprocess.run([WIRING_QA, "ask", "PSX?"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "expected b7f2d1040ae7" in out.stderr and out.stderr.strip().count("\n") == 0
