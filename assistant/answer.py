@@ -36,6 +36,7 @@ class ScoreWeights:
     """How a sentence's score mixes its evidence (tuned on the eval set)."""
 
     sentence_cosine: float = 1.5
+    keep_ratio: float = 0.7  # further sentences must score this share of the best one
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class GroundedAnswerer:
             scored = self._score(query, ranked, intent)
             if self._too_weak(scored, ranked, intent, route, query):
                 return self._refusal(ranked)
-            picked = self._pick(scored, intent)
+            picked = self._pick(scored, intent, query)
             conflicting = self._conflicts(picked)
             if conflicting:
                 extra = [s for s in conflicting if s not in picked]
@@ -149,14 +150,14 @@ class GroundedAnswerer:
             return True
         return ev.dense < policy.min_dense and ev.coverage < policy.rescue_coverage
 
-    def _pick(self, scored: list[Scored], intent: Intent) -> list[Sentence]:
+    def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
         best = scored[0]
-        limit = self.settings.max_sentences if intent.listing else max(2, self.settings.max_sentences - 1)
+        limit = self.settings.max_sentences
         picked = [best.sentence]
         for item in scored[1:]:
             if len(picked) >= limit:
                 break
-            if item.score >= 0.75 * best.score and item.coverage >= 0.5 * best.coverage:
+            if item.score >= self.weights.keep_ratio * best.score and item.coverage >= 0.5 * best.coverage:
                 picked.append(item.sentence)
         return self._with_list_items(picked)
 

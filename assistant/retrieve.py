@@ -48,21 +48,41 @@ def _demote_glossary(ranked: list[Ranked]) -> list[Ranked]:
 class BM25Search:
     """BM25 over whole records (text plus heading), via llama-index-retrievers-bm25."""
 
-    def __init__(self, records: list[Record], top_k: int):
+    def __init__(self, records: list[Record], top_k: int, unit: str = "passage"):
         from llama_index.core.schema import TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        nodes = [TextNode(id_=r.id, text=f"{r.heading}\n{r.text}", metadata={"record_id": r.id}) for r in records]
+        nodes = [
+            TextNode(id_=f"{r.id}#{i}", text=text, metadata={"record_id": r.id})
+            for r in records
+            for i, text in enumerate(_passages(r) if unit == "passage" else [f"{r.heading}\n{r.text}"])
+        ]
+        self.top_k = top_k
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s prints progress bars
-            self.retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=top_k, language="en")
+            self.retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=top_k * 3, language="en")
 
     def search(self, text: str) -> list[tuple[str, float]]:
+        """Records by their best passage's BM25 score."""
         try:
             with contextlib.redirect_stderr(io.StringIO()):
                 found = self.retriever.retrieve(text)
         except (ValueError, IndexError, KeyError):  # a query of stop words only has no tokens
             return []
-        return [(n.node.metadata["record_id"], float(n.score or 0.0)) for n in found if (n.score or 0) > 0]
+        best: dict[str, float] = {}
+        for n in found:
+            rid, score = n.node.metadata["record_id"], float(n.score or 0.0)
+            if score > 0 and score > best.get(rid, 0.0):
+                best[rid] = score
+        return sorted(best.items(), key=lambda item: -item[1])[: self.top_k]
+
+
+def _passages(record: Record) -> list[str]:
+    """A record cut at its lines (lead-in, bullets), each with the heading: a long list item stands alone."""
+    lines = [line for line in record.text.split("\n") if line.strip()]
+    head = lines[0] if len(lines) > 1 else ""
+    return [
+        f"{record.heading}\n{line}" if i == 0 else f"{record.heading}\n{head}\n{line}" for i, line in enumerate(lines)
+    ]
 
 
 class HybridRetriever:
@@ -111,7 +131,8 @@ class HybridRetriever:
     def _apply_route(self, ranked: list[Ranked], route: Route, cosine: dict[str, float]) -> list[Ranked]:
         if not route:
             return ranked
-        # Named records first; a named conclusion's progress paragraphs follow in the report's order.
+        # Named records first; a named conclusion's progress paragraphs follow in the report's order
+        # (ordering them by the question's words measured worse on the eval set).
         routed_ids = list(route.ids)
         for number in route.conclusions:
             routed_ids += conclusion_family(number, self.records)
