@@ -1,8 +1,30 @@
-"""Start the chat. (The Gradio app replaces this terminal loop.)"""
+"""Start the chat: one shared ReportAssistant behind a Gradio app (`python app.py`)."""
+
+from __future__ import annotations
 
 import sys
+import time
 
-from assistant.cli import main
+from assistant import ReportAssistant, get_settings
+from assistant.web import build_app, launch_options
+from index.store import build_index
+
+
+def main() -> int:
+    settings = get_settings()
+    started = time.perf_counter()
+    # Build first (when missing or stale) so the console shows progress instead of a silent wait.
+    print(f"wiring-qa: checking the index at {settings.index.path} …", flush=True)
+    result = build_index(settings.index, progress=lambda _f, msg: print(f"wiring-qa: {msg}", flush=True))
+    print(f"wiring-qa: index {'built' if result['built'] else 'ready'} in {result['seconds']:.1f} s", flush=True)
+    qa = ReportAssistant(settings=settings)
+    print(f"wiring-qa: assistant ready in {time.perf_counter() - started:.1f} s", flush=True)
+    options = launch_options(settings)
+    if options["server_name"] not in ("127.0.0.1", "localhost", "::1") and not options["auth"]:
+        print(f"wiring-qa: warning: listening on {options['server_name']} without auth", file=sys.stderr)
+    build_app(qa, settings).launch(**options)
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(main(["chat"]))
+    sys.exit(main())

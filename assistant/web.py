@@ -94,7 +94,7 @@ button.wqa-cite:focus-visible { outline: 2px solid var(--color-accent); outline-
 </style>
 """
 
-PANEL_HINT = "Click a paragraph number such as [3.24.1] in an answer to read the paragraph here."
+PANEL_HINT = "Click a paragraph number in an answer (such as 3.24.1) to read the paragraph here."
 CONCLUSION_HINT = "Click a row of the table to read the conclusion and the progress reported on it."
 
 
