@@ -10,7 +10,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup browser index eval bench lint format audit pins clean
+.PHONY: run test setup browser index eval bench load lint format audit pins clean
 
 run: setup index
 	$(BIN)/python app.py
@@ -44,6 +44,14 @@ index: setup
 
 eval: setup
 	$(BIN)/wiring-qa eval
+
+# Speed and memory against the peers (not a test: figures go to docs/bench/).
+bench: setup index
+	$(BIN)/wiring-qa bench --out docs/bench
+
+# A bounded 60 s load on the Gradio API from 8 loopback clients (figures go to docs/load/).
+load: setup index
+	$(BIN)/python -m eval.load --clients 8 --seconds 60 --out docs/load
 
 lint: setup
 	$(BIN)/ruff check .

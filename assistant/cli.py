@@ -50,7 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, default=None, help="folder for report.json and report.md")
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the naive LlamaIndex baseline")
     evaluate.set_defaults(func=_cmd_eval)
+    bench = sub.add_parser("bench", help="benchmark wiring-qa against the naive LlamaIndex and BM25-only pipelines")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options for eval.bench (see --help there)")
+    bench.set_defaults(func=_cmd_bench)
     return parser
+
+
+def _cmd_bench(args) -> int:
+    from eval.bench import main as bench_main
+
+    return bench_main(args.args)
 
 
 def _cmd_index(args) -> int:
