@@ -26,5 +26,17 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """main(), with failures reported in one line rather than a traceback."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the user gets one line; the cause is in the message
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        print(f"wiring-qa: {line}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -11,14 +11,18 @@ import hashlib
 import html
 import json
 import logging
+import os
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import gradio as gr
-import pandas as pd
+# Gradio's usage analytics would phone home; nothing leaves this machine.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr  # noqa: E402 - after the analytics switch
+import pandas as pd  # noqa: E402
 
 from assistant.core import ReportAssistant
 from assistant.settings import Settings
