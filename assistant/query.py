@@ -49,6 +49,8 @@ def clean_question(question: object, max_chars: int) -> str:
             raise BadInput("the question is not valid UTF-8 text") from exc
     if not isinstance(question, str):
         raise BadInput("the question must be text")
+    # Lone surrogates (invalid UTF-8 smuggled into a str) become "?".
+    question = question.encode("utf-8", "replace").decode("utf-8")
     text = unicodedata.normalize("NFC", question.replace("\ufffd", " "))
     text = " ".join(_CONTROL_RE.sub(" ", text).split())
     if not text:

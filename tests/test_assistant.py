@@ -196,3 +196,8 @@ def test_stream_ends_with_the_answer(qa):
 def test_unknown_answerer_is_bad_input(qa):
     with pytest.raises(BadInput, match="unknown answerer"):
         qa.ask("PSX?", answerer="oracle")
+
+
+def test_lone_surrogates_are_replaced_not_fatal(qa):
+    answer = qa.ask("How much is the Policy Innovation Fund? \udcff")
+    assert not answer.notice and "£50" in answer.text
