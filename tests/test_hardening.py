@@ -149,3 +149,49 @@ def test_report_that_does_not_match_its_stamp(tmp_path, built_index):
     out = subprocess.run([WIRING_QA, "ask", "PSX?"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "expected b7f2d1040ae7" in out.stderr and out.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.server
+def test_two_app_processes_share_one_chroma_server(chroma_server, built_index):
+    """Two `python app.py` replicas over one Chroma server give the same answers through the Gradio API."""
+    import urllib.request
+
+    from conftest import free_port
+    from gradio_client import Client
+
+    env = {
+        **os.environ,
+        "WIRING_QA_INDEX__CHROMA_HOST": chroma_server["host"],
+        "WIRING_QA_INDEX__CHROMA_PORT": str(chroma_server["port"]),
+    }
+    ports = [free_port(), free_port()]
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, app],
+            env={**env, "WIRING_QA_APP__PORT": str(port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            wait_for(
+                lambda p=port: urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=5).status == 200, timeout=240
+            )
+        question = "What did conclusion 18 recommend and what happened?"
+        answers = [
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(question, "[]", 0, "", api_name="/ask")
+            for port in ports
+        ]
+        assert [a["notice"] for a in answers] == ["", ""]  # both used the shared vector index
+        assert answers[0]["answer"] == answers[1]["answer"] and answers[0]["citations"] == answers[1]["citations"]
+        assert [s["id"] for s in answers[0]["sources"]] == [s["id"] for s in answers[1]["sources"]]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
