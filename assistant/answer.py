@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.citations import cite
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query
+from assistant.query import Query, strip_refs
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
 from assistant.sentences import Sentence, SentenceBank, has_date, has_number, money_figures, stems
@@ -81,7 +81,7 @@ class GroundedAnswerer:
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         intent = detect_intent(query.text)
-        if route.conclusions and not _names_other_things(query, route):
+        if route.conclusions and not _names_other_things(query):
             picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
         else:
             scored = self._score(query, ranked, intent)
@@ -208,7 +208,7 @@ class GroundedAnswerer:
 
     def _progress(self, number: int, query: Query, how_many: int) -> list[Sentence]:
         paragraphs = [r for r in self.records if r.conclusion == number and r.kind == "paragraph"]
-        query_stems = set(stems(_without_refs(query.text)))
+        query_stems = set(stems(strip_refs(query.text)))
         candidates = []
         for paragraph in paragraphs:
             for sentence in self.bank.sentences(paragraph.id):
@@ -250,7 +250,7 @@ def _type_bonus(text: str, intent: Intent) -> float:
     return bonus
 
 
-def _names_other_things(query: Query, route: Route) -> bool:
+def _names_other_things(query: Query) -> bool:
     """'Which conclusion covers X?' names a conclusion only as the thing asked for."""
     return bool(re.search(r"\bwhich (conclusion|recommendation)", query.text, re.I))
 
@@ -266,10 +266,6 @@ def _by_when_offset(head: list[Sentence]) -> int:
     """Where a conclusion's 'By when' line starts in its record text."""
     at = re.search(r"^By [Ww]hen", head[0].record.text, re.M) if head else None
     return at.start() if at else 10**9
-
-
-def _without_refs(text: str) -> str:
-    return re.sub(r"\b(conclusions?|recommendations?)\s+\d+", " ", text, flags=re.I)
 
 
 def _near(text: str, name: str, width: int = 80) -> str:

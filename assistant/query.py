@@ -210,15 +210,16 @@ def is_follow_up(question: str, records: list[Record]) -> bool:
 
 def _merge_follow_up(question: str, previous: str, records: list[Record]) -> str:
     new_route, old_route = find_route(question, records), find_route(previous, records)
-    if new_route and old_route and not content_words(_strip_refs(question)):
+    if new_route and old_route and not content_words(strip_refs(question)):
         # "what about conclusion 19?" after "when was conclusion 18 due?": same question, new target.
-        return _strip_refs(previous) + " " + question
+        return strip_refs(previous) + " " + question
     if new_route:
         return question
     return f"{question} {previous}"
 
 
-def _strip_refs(text: str) -> str:
+def strip_refs(text: str) -> str:
+    """The text without references to conclusions, paragraphs, parts and footnotes."""
     text = re.sub(
         r"\b(conclusions?|recommendations?|paragraphs?|paras?|part|footnote)\s+[\dIVX.\-–]+", " ", text, flags=re.I
     )
