@@ -401,12 +401,20 @@ class _ServerStore:
         self._prune(keep=name)
 
     def _prune(self, keep: str) -> None:
+        """Drop old complete collections; the live one and its predecessor stay.
+
+        A replica that started with the predecessor (two replicas building at once) keeps
+        reading it; an unfinished collection belongs to a build still running.
+        """
         pointer = f"{self.prefix}-{POINTER_SUFFIX}"
+        finished = []
         for collection in self.client.list_collections():
             name = getattr(collection, "name", collection)
             if name in (keep, pointer) or not name.startswith(self.prefix + "-"):
                 continue
             meta = self.client.get_collection(name, embedding_function=None).metadata or {}
-            if meta.get("complete"):  # an unfinished one belongs to a build still running
-                with contextlib.suppress(Exception):
-                    self.client.delete_collection(name)
+            if meta.get("complete"):
+                finished.append((str(meta.get("built_at", "")), name))
+        for _, name in sorted(finished, reverse=True)[1:]:
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(name)
