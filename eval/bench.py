@@ -69,6 +69,7 @@ TABLE: tuple[tuple[str, str, str], ...] = (
 # More of the harness's quality figures, in a second table and in bench.json.
 MORE_QUALITY: tuple[tuple[str, str, str], ...] = (
     ("mrr", "MRR", "{:.3f}"),
+    ("mrr_complete", "MRR, all evidence", "{:.3f}"),
     ("citation_validity", "citation validity", "{:.3f}"),
     ("faithfulness", "faithfulness", "{:.3f}"),
     ("refusal_recall", "refusal recall", "{:.3f}"),

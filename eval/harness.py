@@ -32,6 +32,7 @@ ANSWER_METRICS = ("fact_recall", "citation_validity", "citation_precision", "cit
 ROWS: tuple[tuple[str, str, str], ...] = (
     *((f"recall_at_{k}", f"evidence recall@{k}", "{:.3f}") for k in RECALL_KS),
     ("mrr", "MRR", "{:.3f}"),
+    ("mrr_complete", "MRR, all evidence", "{:.3f}"),
     ("fact_recall", "fact recall", "{:.3f}"),
     ("citation_validity", "citation validity", "{:.3f}"),
     ("citation_precision", "citation precision", "{:.3f}"),
@@ -99,10 +100,11 @@ def score_item(item: dict, answer: Answer, latency_ms: float, records_by_id: dic
     gold = m.distinct(item.get("paragraphs") or [])
     ranked = m.distinct(s.id for s in answer.sources)
     out_of_scope = item["type"] == OUT_OF_SCOPE
-    scores: dict[str, float | None] = dict.fromkeys([f"recall_at_{k}" for k in RECALL_KS] + ["rr", *ANSWER_METRICS])
+    scores: dict[str, float | None] = dict.fromkeys([f"recall_at_{k}" for k in RECALL_KS] + ["rr", "rr_complete", *ANSWER_METRICS])
     if not out_of_scope:
         scores.update({f"recall_at_{k}": m.recall_at_k(ranked, gold, k) for k in RECALL_KS})
         scores["rr"] = m.reciprocal_rank(ranked, gold)
+        scores["rr_complete"] = m.complete_reciprocal_rank(ranked, gold)
         scores.update(_answer_scores(item, answer, gold, records_by_id))
     facts = item.get("answer_facts") or []
     return {
@@ -159,6 +161,7 @@ def aggregate(rows: Sequence[dict]) -> dict[str, float | int | None]:
     for key in [f"recall_at_{k}" for k in RECALL_KS] + list(ANSWER_METRICS):
         out[key] = m.mean_defined(r["scores"][key] for r in answerable)
     out["mrr"] = m.mean_defined(r["scores"]["rr"] for r in answerable)
+    out["mrr_complete"] = m.mean_defined(r["scores"]["rr_complete"] for r in answerable)
     refusals = m.refusal_scores((r["out_of_scope"], r["refused"]) for r in rows)
     out.update({f"refusal_{k}" if k != "false_refusal_rate" else k: v for k, v in refusals.items()})
     latencies = [r["latency_ms"] for r in rows]

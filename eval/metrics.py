@@ -72,10 +72,21 @@ def recall_at_k(ranked_ids: Sequence[str], gold_ids: Iterable[str], k: int) -> f
 
 
 def reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float | None:
+    """1 / the (1-based) rank of the first gold id (the usual MRR term); 0.0 if none appears; None without gold."""
+    gold = set(gold_ids)
+    if not gold:
+        return None
+    for rank, rid in enumerate(distinct(ranked_ids), start=1):
+        if rid in gold:
+            return 1.0 / rank
+    return 0.0
+
+
+def complete_reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float | None:
     """1 / the (1-based) rank at which the last gold id appears; 0.0 if one never does; None without gold.
 
-    With several gold ids the evidence is complete only once all of them have been seen, so the rank is
-    the largest rank among the gold ids (ranks over the de-duplicated ranking).
+    Stricter than the usual term: the evidence is complete only once every gold id has been seen, so an
+    item with n gold ids scores at most 1/n.
     """
     gold = set(gold_ids)
     if not gold:

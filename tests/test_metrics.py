@@ -10,6 +10,7 @@ from eval.metrics import (
     citation_precision,
     citation_recall,
     citation_validity,
+    complete_reciprocal_rank,
     content_words,
     fact_recall,
     faithfulness,
@@ -71,19 +72,28 @@ def test_reciprocal_rank_single_gold():
     assert reciprocal_rank(["a", "b", "c"], ["c"]) == pytest.approx(1 / 3)
 
 
-def test_reciprocal_rank_uses_the_last_gold_to_appear():
-    assert reciprocal_rank(["a", "b", "c", "d"], ["b", "a"]) == pytest.approx(1 / 2)
-    assert reciprocal_rank(["a", "b", "c", "d"], ["a", "d"]) == pytest.approx(1 / 4)
+def test_reciprocal_rank_uses_the_first_gold_to_appear():
+    assert reciprocal_rank(["a", "b", "c", "d"], ["d", "b"]) == pytest.approx(1 / 2)
+    assert reciprocal_rank(["a", "b", "c", "d"], ["a", "d"]) == 1.0
+    assert reciprocal_rank(["a", "b"], ["b", "z"]) == pytest.approx(1 / 2)
+
+
+def test_complete_reciprocal_rank_uses_the_last_gold_to_appear():
+    assert complete_reciprocal_rank(["a", "b", "c", "d"], ["b", "a"]) == pytest.approx(1 / 2)
+    assert complete_reciprocal_rank(["a", "b", "c", "d"], ["a", "d"]) == pytest.approx(1 / 4)
+    assert complete_reciprocal_rank(["a", "b"], ["a", "z"]) == 0.0
 
 
 def test_reciprocal_rank_with_duplicates_in_the_ranking():
     assert reciprocal_rank(["b", "b", "b", "a"], ["a"]) == pytest.approx(1 / 2)
+    assert complete_reciprocal_rank(["b", "b", "a", "a"], ["a", "b"]) == pytest.approx(1 / 2)
 
 
 def test_reciprocal_rank_missing_and_empty():
-    assert reciprocal_rank(["a", "b"], ["a", "z"]) == 0.0
-    assert reciprocal_rank([], ["a"]) == 0.0
-    assert reciprocal_rank(["a"], []) is None
+    for rr in (reciprocal_rank, complete_reciprocal_rank):
+        assert rr(["a", "b"], ["z"]) == 0.0
+        assert rr([], ["a"]) == 0.0
+        assert rr(["a"], []) is None
 
 
 # -- facts -----------------------------------------------------------------------
