@@ -11,7 +11,15 @@ from assistant.intent import Intent, detect_intent
 from assistant.query import Query, strip_refs
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
-from assistant.sentences import Sentence, SentenceBank, has_date, has_number, money_figures, stems
+from assistant.sentences import (
+    Sentence,
+    SentenceBank,
+    has_date,
+    has_number,
+    money_figures,
+    names_and_figures,
+    stems,
+)
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
@@ -37,6 +45,8 @@ class ScoreWeights:
 
     sentence_cosine: float = 1.5
     keep_ratio: float = 0.7  # further sentences must score this share of the best one
+    fresh_share: float = 0.2  # ... or cover this share of the question that earlier sentences left open
+    fresh_ratio: float = 0.5  # ... while scoring at least this share of the best one
 
 
 @dataclass(frozen=True)
@@ -151,15 +161,56 @@ class GroundedAnswerer:
         return ev.dense < policy.min_dense and ev.coverage < policy.rescue_coverage
 
     def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
+        """The best sentence, then greedily those nearly as good or that answer a part of the question still open."""
         best = scored[0]
-        limit = self.settings.max_sentences
+        query_stems = set(stems(query.expanded))
         picked = [best.sentence]
-        for item in scored[1:]:
-            if len(picked) >= limit:
+        pool = scored[1:20]
+        while len(picked) < self.settings.max_sentences:
+            covered = set().union(*(self.bank.stems_of(s) for s in picked))
+            open_share = self._share(query_stems - covered, query_stems)
+            choices = []
+            for item in pool:
+                if item.sentence in picked or self._repeats(item.sentence, picked):
+                    continue
+                fresh = self.bank.coverage(query_stems - covered, item.sentence) * open_share
+                strong = item.score >= self.weights.keep_ratio * best.score and item.coverage >= 0.5 * best.coverage
+                novel = fresh >= self.weights.fresh_share and item.score >= self.weights.fresh_ratio * best.score
+                if strong or novel:
+                    choices.append((item.score + fresh, item))
+            if not choices:
                 break
-            if item.score >= self.weights.keep_ratio * best.score and item.coverage >= 0.5 * best.coverage:
-                picked.append(item.sentence)
-        return self._with_list_items(picked)
+            picked.append(max(choices, key=lambda c: c[0])[1].sentence)
+        return self._with_list_items(self._with_context(picked, intent))
+
+    def _share(self, part: set[str], whole: set[str]) -> float:
+        total = sum(self.bank.weight(s) for s in whole)
+        return sum(self.bank.weight(s) for s in part) / total if total else 0.0
+
+    def _repeats(self, sentence: Sentence, picked: list[Sentence]) -> bool:
+        """Mostly said already, with no name or figure of its own (Part 2 often repeats a Part 3 sentence;
+        a repeat that names a thing differently is kept, since readers need to see the difference)."""
+        mine = self.bank.stems_of(sentence)
+        for other in picked:
+            same_words = len(mine & self.bank.stems_of(other)) >= 0.75 * len(mine)
+            if mine and same_words and names_and_figures(sentence.text) <= names_and_figures(other.text):
+                return True
+        return False
+
+    def _with_context(self, picked: list[Sentence], intent: Intent) -> list[Sentence]:
+        """Each sentence with what it leans on: the sentence before an anaphor ('This was called …'),
+        and the next one when it carries the figure or date the question asks for and this one lacks it."""
+        out: list[Sentence] = []
+        for sentence in picked:
+            siblings = self.bank.sentences(sentence.record.id)
+            before = siblings[sentence.position - 1] if sentence.position > 0 else None
+            after = siblings[sentence.position + 1] if sentence.position + 1 < len(siblings) else None
+            if before is not None and _ANAPHOR_RE.match(sentence.text) and not before.text.rstrip().endswith(":"):
+                out.append(before)
+            out.append(sentence)
+            if after is not None and (_supplies(after.text, sentence.text, intent) or _ANAPHOR_RE.match(after.text)):
+                out.append(after)
+        return list(dict.fromkeys(out))
 
     def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
         """A sentence that introduces a list ('…:') brings its items."""
@@ -207,17 +258,31 @@ class GroundedAnswerer:
         return picked
 
     def _progress(self, number: int, query: Query, how_many: int) -> list[Sentence]:
-        paragraphs = [r for r in self.records if r.conclusion == number and r.kind == "paragraph"]
+        """What happened: the most telling sentence of each progress paragraph, then the next most telling."""
         query_stems = set(stems(strip_refs(query.text)))
-        candidates = []
-        for paragraph in paragraphs:
-            for sentence in self.bank.sentences(paragraph.id):
-                lead = 0.3 if sentence.position == 0 else 0.0
-                candidates.append((self.bank.coverage(query_stems, sentence) + lead, sentence))
-        candidates.sort(key=lambda c: (-c[0], c[1].record.order, c[1].position))
-        limit = 5 if how_many == 1 else 2
-        chosen = [s for _, s in candidates[:limit]]
-        return sorted(chosen, key=lambda s: (s.record.order, s.position))
+        best_of_each, others = [], []
+        for paragraph in (r for r in self.records if r.conclusion == number and r.kind == "paragraph"):
+            ranked = sorted(
+                ((self._progress_score(query_stems, s), s) for s in self.bank.sentences(paragraph.id)),
+                key=lambda c: (-c[0], c[1].position),
+            )
+            best_of_each += ranked[:1]
+            others += ranked[1:]
+        limit = 8 if how_many == 1 else 2
+        by_score = lambda c: (-c[0], c[1].record.order, c[1].position)  # noqa: E731
+        chosen = sorted(best_of_each, key=by_score)[:limit]
+        chosen += sorted(others, key=by_score)[: limit - len(chosen)]
+        return sorted((s for _, s in chosen), key=lambda s: (s.record.order, s.position))
+
+    def _progress_score(self, query_stems: set[str], sentence: Sentence) -> float:
+        score = self.bank.coverage(query_stems, sentence)
+        if sentence.position == 0:
+            score += 0.3  # a paragraph's first sentence says what it is about
+        if has_date(sentence.text) or has_number(strip_refs(sentence.text)):
+            score += 0.2  # dates and figures are what a reader checks progress by
+        if _CROSS_REFERENCE_RE.match(sentence.text):
+            score -= 0.3  # pointers elsewhere are shown as related paragraphs
+        return score
 
     # -- output ------------------------------------------------------------------
 
@@ -248,6 +313,23 @@ def _type_bonus(text: str, intent: Intent) -> float:
     if intent.listing and text.rstrip().endswith(":"):
         bonus += 0.15  # a list's lead-in brings its items
     return bonus
+
+
+_CROSS_REFERENCE_RE = re.compile(
+    r"^(?:See (?:also )?(?:the )?|The response to conclusion \d+.{0,30}is also relevant)", re.I
+)
+_ANAPHOR_RE = re.compile(
+    r"^(?:This|These|That|Those|It|Its|They|Their|Such|He|She|His|Her|The (?:Unit|series|scheme|team|group|website|site|report|fund|panel|review|committee))\b"
+)
+
+
+def _supplies(text: str, lacking: str, intent: Intent) -> bool:
+    """Whether text gives the kind of figure the question wants that `lacking` does not."""
+    if intent.money and "£" in text and "£" not in lacking:
+        return True
+    if intent.count and has_number(text) and not has_number(lacking):
+        return True
+    return intent.when and has_date(text) and not has_date(lacking)
 
 
 def _names_other_things(query: Query) -> bool:

@@ -18,7 +18,10 @@ _PROGRESS_RE = re.compile(
 _HOW_MUCH_RE = re.compile(
     r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I
 )
-_HOW_MANY_RE = re.compile(r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far)\b", re.I)
+_HOW_MANY_RE = re.compile(
+    r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far|figures?|statistics|numbers|how long|how often|by how much)\b",
+    re.I,
+)
 _MONEY_STRICT_RE = re.compile(
     r"\b(how much (?:money|funding|cash)|budget of|cost of|costs?\b|spen(?:d|ds|t)\b|£)", re.I
 )

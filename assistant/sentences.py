@@ -112,5 +112,13 @@ def money_figures(text: str) -> list[str]:
     return [m.group().strip() for m in _MONEY_RE.finditer(text)]
 
 
+_NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*)+")
+
+
+def names_and_figures(text: str) -> frozenset[str]:
+    """The capitalised names and the figures a sentence states, as written."""
+    return frozenset(_NAME_RE.findall(text)) | frozenset(_NUMBER_RE.findall(text))
+
+
 def has_date(text: str) -> bool:
     return bool(_DATE_RE.search(text))

@@ -100,7 +100,9 @@ def score_item(item: dict, answer: Answer, latency_ms: float, records_by_id: dic
     gold = m.distinct(item.get("paragraphs") or [])
     ranked = m.distinct(s.id for s in answer.sources)
     out_of_scope = item["type"] == OUT_OF_SCOPE
-    scores: dict[str, float | None] = dict.fromkeys([f"recall_at_{k}" for k in RECALL_KS] + ["rr", "rr_complete", *ANSWER_METRICS])
+    scores: dict[str, float | None] = dict.fromkeys(
+        [f"recall_at_{k}" for k in RECALL_KS] + ["rr", "rr_complete", *ANSWER_METRICS]
+    )
     if not out_of_scope:
         scores.update({f"recall_at_{k}": m.recall_at_k(ranked, gold, k) for k in RECALL_KS})
         scores["rr"] = m.reciprocal_rank(ranked, gold)
