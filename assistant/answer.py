@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.citations import cite
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query, strip_refs
+from assistant.query import Query, build_glossary, question_names, strip_refs
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
 from assistant.sentences import (
@@ -23,9 +23,9 @@ from assistant.sentences import (
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
+from index.text import fold
 
 REFUSAL = "The report does not cover this."
-_MONEY_STEMS = frozenset(stems("money funding fund funds budget cost costs spend spent cash worth pounds"))
 CONFLICT_LABEL = "The report gives different figures for this in different places:"
 _CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
 
@@ -88,6 +88,7 @@ class GroundedAnswerer:
         self.policy = policy or RefusalPolicy()
         self.weights = ScoreWeights()
         self.bank = SentenceBank(records)
+        self.abbreviations = {expansion: term for term, expansion in build_glossary(records).items()}
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         intent = detect_intent(query.text)
@@ -138,16 +139,22 @@ class GroundedAnswerer:
             coverage=scored[0].coverage if scored else 0.0,
             dense=max((r.dense for r in ranked[:3]), default=0.0),
             unknown=self.bank.unknown_share(stems(_without_expanded_acronyms(query))),
-            money_unmet=intent.money_strict and not self._sum_for_focus(query, scored[:5]),
+            money_unmet=intent.money_strict and not self._sum_for_focus(query, scored[:8]),
         )
 
     def _sum_for_focus(self, query: Query, top: list[Scored]) -> bool:
-        """Whether a top sentence names a sum of money next to the question's rarest term."""
-        query_stems = [s for s in stems(query.text) if s in self.bank.vocabulary and s not in _MONEY_STEMS]
-        if not query_stems:
-            return False
-        focus = max(query_stems, key=lambda s: (self.bank.weight(s), s))
-        return any("£" in s.sentence.text and focus in self.bank.stems_of(s.sentence) for s in top)
+        """Whether a top sentence names a sum of money for what the question names ('the Women's Unit')."""
+        sums = [s.sentence for s in top if "£" in s.sentence.text]
+        names = question_names(query.text)
+        return any(all(self._mentions(sentence, name) for name in names) for sentence in sums)
+
+    def _mentions(self, sentence: Sentence, name: str) -> bool:
+        """The sentence names the thing (or its abbreviation), itself or through the sentence its 'It' points at."""
+        context = sentence.text
+        if sentence.position > 0 and _ANAPHOR_RE.match(sentence.text):
+            context = self.bank.sentences(sentence.record.id)[sentence.position - 1].text + " " + context
+        short = self.abbreviations.get(name)
+        return fold(name) in fold(context) or bool(short and re.search(rf"\b{re.escape(short)}\b", context))
 
     def _too_weak(self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route, query: Query) -> bool:
         if route:
@@ -199,18 +206,24 @@ class GroundedAnswerer:
 
     def _with_context(self, picked: list[Sentence], intent: Intent) -> list[Sentence]:
         """Each sentence with what it leans on: the sentence before an anaphor ('This was called …'),
-        and the next one when it carries the figure or date the question asks for and this one lacks it."""
+        the next one when it goes on about the same thing ('It …'), and, close after it or in its footnote,
+        one that carries the figure, date or list the question asks for when this one lacks it."""
         out: list[Sentence] = []
         for sentence in picked:
             siblings = self.bank.sentences(sentence.record.id)
             before = siblings[sentence.position - 1] if sentence.position > 0 else None
-            after = siblings[sentence.position + 1] if sentence.position + 1 < len(siblings) else None
+            after = siblings[sentence.position + 1 : sentence.position + 4] + self._footnotes(sentence.record)
             if before is not None and _ANAPHOR_RE.match(sentence.text) and not before.text.rstrip().endswith(":"):
                 out.append(before)
             out.append(sentence)
-            if after is not None and (_supplies(after.text, sentence.text, intent) or _ANAPHOR_RE.match(after.text)):
-                out.append(after)
+            if after and after[0].record == sentence.record and _ANAPHOR_RE.match(after[0].text):
+                out.append(after[0])
+            out += [s for s in after if _supplies(s.text, sentence.text, intent)][:1]
         return list(dict.fromkeys(out))
+
+    def _footnotes(self, record: Record) -> list[Sentence]:
+        """The sentences of the footnotes a record carries (their markers stand in its text)."""
+        return [s for link in record.links if link.startswith("Footnote ") for s in self.bank.sentences(link)]
 
     def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
         """A sentence that introduces a list ('…:') brings its items."""
@@ -324,12 +337,20 @@ _ANAPHOR_RE = re.compile(
 
 
 def _supplies(text: str, lacking: str, intent: Intent) -> bool:
-    """Whether text gives the kind of figure the question wants that `lacking` does not."""
+    """Whether text gives the kind of answer the question wants (a sum, a figure, a date, a list)
+    that `lacking` does not."""
     if intent.money and "£" in text and "£" not in lacking:
         return True
     if intent.count and has_number(text) and not has_number(lacking):
         return True
+    if intent.listing and _is_list(text) and not _is_list(lacking):
+        return True
     return intent.when and has_date(text) and not has_date(lacking)
+
+
+def _is_list(text: str) -> bool:
+    """A list's lead-in ('… four key themes:') or a list run into one sentence ('Jobs; Skills; …')."""
+    return text.rstrip().endswith(":") or text.count(",") + text.count(";") >= 4
 
 
 def _names_other_things(query: Query) -> bool:

@@ -22,11 +22,15 @@ _HOW_MANY_RE = re.compile(
     r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far|figures?|statistics|numbers|how long|how often|by how much)\b",
     re.I,
 )
+# A sum of money asked for in so many words ('how much does it spend', 'the budget of'), not 'money spent on'.
 _MONEY_STRICT_RE = re.compile(
-    r"\b(how much (?:money|funding|cash)|budget of|cost of|costs?\b|spen(?:d|ds|t)\b|£)", re.I
+    r"\b((?<!by )how much (?:money|funding|cash|does|did|do|is|was)\b|budget of|cost of)|£", re.I
 )
 _WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
-_LIST_RE = re.compile(r"\b(list|which|what are|name the|who are|elements|themes|members)\b", re.I)
+_LIST_RE = re.compile(
+    r"\b(list|which|what are|what were|name the|who are|elements|themes|members|goals|aims|objectives|priorities)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

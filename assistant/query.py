@@ -135,6 +135,19 @@ def build_initialisms(records: list[Record]) -> dict[str, str]:
     return {initials: name for initials, (_, name) in best.items()}
 
 
+def question_names(question: str) -> list[str]:
+    """The capitalised names of two or more words in a question ('Sure Start', 'the Women's Unit')."""
+    names = []
+    for match in _NAME_RUN_RE.finditer(question):
+        words = match.group().split()
+        if match.start() == 0 or question[: match.start()].rstrip().endswith(("?", ".", "!")):
+            words = words[1:]  # a sentence's first word is capitalised anyway
+        name = re.sub(r"^(?:the|of|for|and|to)\s+", "", " ".join(words), flags=re.I)
+        if len(name.split()) >= 2:
+            names.append(name)
+    return names
+
+
 def _in_text_definitions(text: str):
     """Pairs (ABC, 'Alpha Beta Charlie') where the capitals before '(ABC)' spell it."""
     for match in _ACRONYM_RE.finditer(text):

@@ -77,6 +77,8 @@ class SentenceBank:
         return sum(self.weight(s) for s in unknown) / sum(self.weight(s) for s in stems_)
 
     def _known(self, stem: str) -> bool:
+        if "-" in stem.strip("-"):  # 'spend-to-save' is known when its parts are
+            return all(self._known(part) for part in stems(stem.replace("-", " "))) or stem in self.vocabulary
         if stem in self.vocabulary or len(stem) < 5:
             return stem in self.vocabulary
         near = [v for v in self.vocabulary if abs(len(v) - len(stem)) <= 1 and v[0] == stem[0]]
