@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from assistant.citations import cite
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query, build_glossary, question_names, strip_refs
+from assistant.query import Query, strip_refs
+from assistant.refusal import REFUSAL, AnswerKinds, Evidence, RefusalPolicy
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
 from assistant.sentences import (
+    ANAPHOR_RE,
     Sentence,
     SentenceBank,
     has_date,
@@ -23,20 +25,9 @@ from assistant.sentences import (
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
-from index.text import fold
 
-REFUSAL = "The report does not cover this."
 CONFLICT_LABEL = "The report gives different figures for this in different places:"
 _CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
-
-
-@dataclass(frozen=True)
-class RefusalPolicy:
-    """Evidence below these lines is too weak to answer from (calibrated on the eval set)."""
-
-    max_unknown: float = 0.5  # share of the question's terms that the report never uses
-    min_dense: float = 0.30  # best cosine of the top records
-    rescue_coverage: float = 0.68  # below min_dense, only a sentence covering this much is trusted
 
 
 @dataclass(frozen=True)
@@ -47,16 +38,6 @@ class ScoreWeights:
     keep_ratio: float = 0.7  # further sentences must score this share of the best one
     fresh_share: float = 0.2  # ... or cover this share of the question that earlier sentences left open
     fresh_ratio: float = 0.5  # ... while scoring at least this share of the best one
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How well the best retrieved text matches the question."""
-
-    coverage: float  # weighted share of the question's terms in the best sentence
-    dense: float  # best cosine among the top three records
-    unknown: float  # weighted share of the question's terms found nowhere in the report
-    money_unmet: bool  # a 'how much' question whose best sentences name no sum
 
 
 @dataclass(frozen=True)
@@ -88,7 +69,7 @@ class GroundedAnswerer:
         self.policy = policy or RefusalPolicy()
         self.weights = ScoreWeights()
         self.bank = SentenceBank(records)
-        self.abbreviations = {expansion: term for term, expansion in build_glossary(records).items()}
+        self.kinds = AnswerKinds(records, self.bank, self.policy)
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         intent = detect_intent(query.text)
@@ -96,8 +77,9 @@ class GroundedAnswerer:
             picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
         else:
             scored = self._score(query, ranked, intent)
-            if self._too_weak(scored, ranked, intent, route, query):
-                return self._refusal(ranked)
+            reason = self._refusal_reason(scored, ranked, intent, route, query)
+            if reason is not None:
+                return self._refusal(ranked, reason)
             picked = self._pick(scored, intent, query)
             conflicting = self._conflicts(picked)
             if conflicting:
@@ -139,33 +121,23 @@ class GroundedAnswerer:
             coverage=scored[0].coverage if scored else 0.0,
             dense=max((r.dense for r in ranked[:3]), default=0.0),
             unknown=self.bank.unknown_share(stems(_without_expanded_acronyms(query))),
-            money_unmet=intent.money_strict and not self._sum_for_focus(query, scored[:8]),
+            unmet=self.kinds.unmet(query, intent, [s.sentence for s in scored[:8]]),
         )
 
-    def _sum_for_focus(self, query: Query, top: list[Scored]) -> bool:
-        """Whether a top sentence names a sum of money for what the question names ('the Women's Unit')."""
-        sums = [s.sentence for s in top if "£" in s.sentence.text]
-        names = question_names(query.text)
-        return any(all(self._mentions(sentence, name) for name in names) for sentence in sums)
-
-    def _mentions(self, sentence: Sentence, name: str) -> bool:
-        """The sentence names the thing (or its abbreviation), itself or through the sentence its 'It' points at."""
-        context = sentence.text
-        if sentence.position > 0 and _ANAPHOR_RE.match(sentence.text):
-            context = self.bank.sentences(sentence.record.id)[sentence.position - 1].text + " " + context
-        short = self.abbreviations.get(name)
-        return fold(name) in fold(context) or bool(short and re.search(rf"\b{re.escape(short)}\b", context))
-
-    def _too_weak(self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route, query: Query) -> bool:
+    def _refusal_reason(
+        self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route, query: Query
+    ) -> str | None:
+        """None to answer; otherwise why not, in a sentence for the reader ("" when there is nothing more to say)."""
         if route:
-            return False
+            return None
         if not scored:
-            return True
+            return ""
         ev = self.evidence(query, ranked, scored, intent)
-        policy = self.policy
-        if ev.unknown >= policy.max_unknown or ev.money_unmet:
-            return True
-        return ev.dense < policy.min_dense and ev.coverage < policy.rescue_coverage
+        if ev.unmet is not None:
+            return ev.unmet
+        if ev.unknown >= self.policy.max_unknown:
+            return ""
+        return "" if ev.dense < self.policy.min_dense and ev.coverage < self.policy.rescue_coverage else None
 
     def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
         """The best sentence, then greedily those nearly as good or that answer a part of the question still open."""
@@ -213,10 +185,10 @@ class GroundedAnswerer:
             siblings = self.bank.sentences(sentence.record.id)
             before = siblings[sentence.position - 1] if sentence.position > 0 else None
             after = siblings[sentence.position + 1 : sentence.position + 4] + self._footnotes(sentence.record)
-            if before is not None and _ANAPHOR_RE.match(sentence.text) and not before.text.rstrip().endswith(":"):
+            if before is not None and ANAPHOR_RE.match(sentence.text) and not before.text.rstrip().endswith(":"):
                 out.append(before)
             out.append(sentence)
-            if after and after[0].record == sentence.record and _ANAPHOR_RE.match(after[0].text):
+            if after and after[0].record == sentence.record and ANAPHOR_RE.match(after[0].text):
                 out.append(after[0])
             out += [s for s in after if _supplies(s.text, sentence.text, intent)][:1]
         return list(dict.fromkeys(out))
@@ -307,9 +279,9 @@ class GroundedAnswerer:
             lines.append(f"{sentence.text} [{citation.id}]")
         return Answer(text="\n".join(lines), refused=False, citations=citations, answerer=self.name)
 
-    def _refusal(self, ranked: list[Ranked]) -> Answer:
+    def _refusal(self, ranked: list[Ranked], reason: str = "") -> Answer:
         nearest = [r.record.id for r in ranked[:3]]
-        text = REFUSAL
+        text = f"{REFUSAL} {reason}".strip()
         if nearest:
             text += " The nearest paragraphs, listed below for you to check, are " + ", ".join(nearest) + "."
         return Answer(text=text, refused=True, answerer=self.name)
@@ -330,9 +302,6 @@ def _type_bonus(text: str, intent: Intent) -> float:
 
 _CROSS_REFERENCE_RE = re.compile(
     r"^(?:See (?:also )?(?:the )?|The response to conclusion \d+.{0,30}is also relevant)", re.I
-)
-_ANAPHOR_RE = re.compile(
-    r"^(?:This|These|That|Those|It|Its|They|Their|Such|He|She|His|Her|The (?:Unit|series|scheme|team|group|website|site|report|fund|panel|review|committee))\b"
 )
 
 

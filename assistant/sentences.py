@@ -15,6 +15,11 @@ from index.text import sentence_spans
 _NUMBER_RE = re.compile(
     r"£\s?\d|\d+(?:[.,]\d+)?\s?(?:%|per cent|million|billion|m\b|bn\b)|\b\d{1,3}(?:,\d{3})+\b|\b\d+\b"
 )
+# A sentence that leans on the one before it ('This was called …', 'The Unit launched …').
+ANAPHOR_RE = re.compile(
+    r"^(?:This|These|That|Those|It|Its|They|Their|Such|He|She|His|Her|"
+    r"The (?:Unit|series|scheme|team|group|website|site|report|fund|panel|review|committee))\b"
+)
 _MONEY_RE = re.compile(r"£\s?\d+(?:[.,]\d+)?\s?(?:million|billion|m|bn|M)?\b", re.I)
 _DATE_RE = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer|autumn|winter|early|19\d\d|20\d\d)\b",

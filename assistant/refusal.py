@@ -1,0 +1,197 @@
+"""When to refuse: evidence too weak, or a question whose kind of answer (a sum, a count, a person,
+an outcome after the report was written) the retrieved sentences do not give."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.intent import Intent
+from assistant.query import Query, build_glossary, content_words, question_names
+from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_number, stems
+from index.records import Record
+from index.text import fold
+
+REFUSAL = "The report does not cover this."
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """Evidence below these lines is too weak to answer from (calibrated on the eval set)."""
+
+    max_unknown: float = 0.5  # share of the question's terms that the report never uses
+    min_dense: float = 0.30  # best cosine of the top records
+    rescue_coverage: float = 0.68  # below min_dense, only a sentence covering this much is trusted
+    near_chars: int = 40  # how close a person's name must stand to the post the question asks about
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the best retrieved text matches the question."""
+
+    coverage: float  # weighted share of the question's terms in the best sentence
+    dense: float  # best cosine among the top three records
+    unknown: float  # weighted share of the question's terms found nowhere in the report
+    unmet: str = ""  # why the retrieved sentences do not give the kind of answer asked for; "" when they do
+
+
+_HONORIFICS = frozenset("Sir Lord Lady Baroness Dame Dr Mr Mrs Ms Professor".split())
+# Words of posts and bodies: capitalised in the report, but never a person's name.
+_POST_WORDS = frozenset(
+    """secretary minister chancellor general chairman chair director head chief president executive officer
+    treasury home state permanent deputy prime parliamentary paymaster attorney lord comptroller auditor cabinet
+    office unit committee department service fund council group team board agency commission association
+    government parliament house court audit national public""".split()
+)
+_CAPITALISED_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+_ASKS_FOR_POST_HOLDER_RE = re.compile(
+    r"\b(?i:who)\s+(?i:is|was|were|are)\s+(?:(?i:the)\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)"
+    r"(?:\s+(?:of|for)\s+(?:the\s+)?(?:[A-Z][\w'’-]*\s*)+)?"
+)
+_ASKS_FOR_LEADER_RE = re.compile(r"\bwho\s+(chaired|led|headed|ran|directed)\s+([^?.;]*)", re.I)
+_LEADING_WORDS = ("chair", "led", "lead", "head", "ran", "run", "direct")
+# "How many staff …": what is counted; not "in how many places", whose noun is often said another way.
+_COUNTED_RE = re.compile(r"(?<!\bin )(?<!\bfor )\bhow many\s+(?:of\s+(?:the\s+)?)?(.*)", re.I)
+_NUMBER_WORD_RE = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|thousand|million|dozen)\b",
+    re.I,
+)
+_OUTCOME_RE = re.compile(r"\b(actually|hit|met|achieved|reached|happened|succeeded|turned out|outcome)\b", re.I)
+_YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
+_COVERED_RE = re.compile(r"progress up to ((?:the )?(?:\w+ of )?(19\d\d|20\d\d))", re.I)
+
+
+class AnswerKinds:
+    """Checks that the retrieved sentences give the kind of answer a question asks for."""
+
+    def __init__(self, records: list[Record], bank: SentenceBank, policy: RefusalPolicy):
+        self.bank = bank
+        self.policy = policy
+        self.abbreviations = {expansion: term for term, expansion in build_glossary(records).items()}
+        self.lowercase = frozenset(w for r in records for w in re.findall(r"\b[a-z][a-z'’-]+\b", r.text))
+        self.covered = _covered_until(records)
+
+    def unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """Why the top sentences do not give the kind of answer asked for, in a sentence for the reader;
+        None when they do (or the question asks for no particular kind)."""
+        checks = (self._after_the_report, self._sum_unmet, self._count_unmet, self._post_unmet, self._leader_unmet)
+        for check in checks:
+            reason = check(query, intent, top)
+            if reason is not None:
+                return reason
+        return None
+
+    def _sum_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """A 'how much' question needs a sum next to the thing it names ('the Women's Unit')."""
+        if not intent.money_strict:
+            return None
+        names = question_names(query.text)
+        if any(all(self.mentions(s, name) for name in names) for s in top if "£" in s.text):
+            return None
+        return f"The closest passages give no sum for {' and '.join(names) or 'this'}."
+
+    def mentions(self, sentence: Sentence, name: str) -> bool:
+        """The sentence names the thing (or its abbreviation), itself or through the sentence its 'It' points at."""
+        context = sentence.text
+        if sentence.position > 0 and ANAPHOR_RE.match(sentence.text):
+            context = self.bank.sentences(sentence.record.id)[sentence.position - 1].text + " " + context
+        short = self.abbreviations.get(name)
+        return fold(name) in fold(context) or bool(short and re.search(rf"\b{re.escape(short)}\b", context))
+
+    def _after_the_report(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """'Did it hit its 2005 target?': the report cannot know what happened after the period it covers."""
+        if self.covered is None or not _OUTCOME_RE.search(query.text):
+            return None
+        later = [int(y) for y in _YEAR_RE.findall(query.text) if int(y) > self.covered[1]]
+        if not later:
+            return None
+        return f"It covers progress up to {self.covered[0]}, so it cannot say what happened by {max(later)}."
+
+    def _count_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """'How many staff …' needs a number in a sentence about staff."""
+        match = _COUNTED_RE.search(query.text)
+        if not match:
+            return None
+        counted = _leading_content(match.group(1))
+        nouns = set(stems(" ".join(counted)))
+        if not nouns:  # 'how many were signed': nothing named to count
+            return None
+        for sentence in top:
+            counts = has_number(sentence.text) or _NUMBER_WORD_RE.search(sentence.text)
+            if counts and nouns & self.bank.stems_of(sentence):
+                return None
+        return f"The closest passages give no number of {' '.join(counted) or 'these'}."
+
+    def _post_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """'Who was the Home Secretary?' needs a person's name next to the post."""
+        post = self._post_asked_for(query.text)
+        if not post or any(self._name_near(s.text, post[1]) for s in top):
+            return None
+        return f"The closest passages name no one as {post[0]}."
+
+    def _leader_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
+        """'Who chaired the Forward Strategy Unit?' needs a sentence about that unit that says who leads it."""
+        match = _ASKS_FOR_LEADER_RE.search(query.text)
+        if not match:
+            return None
+        names = question_names(query.text)
+        for sentence in top:
+            if _says_who_leads(sentence.text) and all(self.mentions(sentence, name) for name in names):
+                return None
+        return f"The closest passages do not say who {match.group(1).lower()} {match.group(2).strip()}."
+
+    def _post_asked_for(self, question: str) -> tuple[str, str] | None:
+        """('Chairman of the Public Accounts Committee', 'Chairman') for 'Who was the Chairman of the …?';
+        None for 'Who is John Makinson?'."""
+        match = _ASKS_FOR_POST_HOLDER_RE.search(question)
+        if not match or self.person_names(match.group(1)):
+            return None
+        words = match.group(1).split()
+        return match.group(0).split(maxsplit=2)[-1].removeprefix("the ").strip(), " ".join(words[-2:])
+
+    def _name_near(self, text: str, post: str) -> bool:
+        for at in (m.start() for m in re.finditer(re.escape(post), text, re.I)):
+            window = text[max(0, at - self.policy.near_chars) : at + len(post) + self.policy.near_chars]
+            if self.person_names(window):
+                return True
+        return False
+
+    def person_names(self, text: str) -> list[str]:
+        """Names of people: 'Lord Falconer', 'Mavis McDonald' (capitalised words the report never writes in
+        lower case and that are not words of posts or bodies)."""
+        out = []
+        for run in _CAPITALISED_RUN_RE.findall(text):
+            words = run.split()
+            titled = words[0] in _HONORIFICS
+            rest = words[1:] if titled else words
+            if rest and (titled or len(rest) >= 2) and all(self._personal(w) for w in rest):
+                out.append(run)
+        return out
+
+    def _personal(self, word: str) -> bool:
+        bare = word.strip("'’-").lower()
+        return bare.isalpha() and bare not in self.lowercase and bare not in _POST_WORDS
+
+
+def _leading_content(text: str, most: int = 4) -> list[str]:
+    """The words before the first stop word: 'staff' of 'staff work in …', 'PAT recommendations' of '… were'."""
+    out = []
+    for word in text.split():
+        if not content_words(word) or len(out) == most:
+            break
+        out.append(word.strip("?,.;:"))
+    return out
+
+
+def _says_who_leads(text: str) -> bool:
+    lowered = text.lower()
+    return any(re.search(rf"\b{w}", lowered) for w in _LEADING_WORDS)
+
+
+def _covered_until(records: list[Record]) -> tuple[str, int] | None:
+    """The period the report says it covers ('progress up to the spring of 2001')."""
+    for record in records:
+        if match := _COVERED_RE.search(record.text):
+            return match.group(1), int(match.group(2))
+    return None
