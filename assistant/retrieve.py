@@ -77,12 +77,11 @@ class BM25Search:
 
 
 def _passages(record: Record) -> list[str]:
-    """A record cut at its lines (lead-in, bullets), each with the heading: a long list item stands alone."""
+    """A record cut at its lines (lead-in, bullets), each with the heading: a long list item stands alone.
+    A footnote reads with the line its marker stands in."""
     lines = [line for line in record.text.split("\n") if line.strip()]
-    head = lines[0] if len(lines) > 1 else ""
-    return [
-        f"{record.heading}\n{line}" if i == 0 else f"{record.heading}\n{head}\n{line}" for i, line in enumerate(lines)
-    ]
+    context = "\n".join(filter(None, [record.heading, record.anchor]))
+    return [f"{context}\n{line}" if i == 0 else f"{context}\n{lines[0]}\n{line}" for i, line in enumerate(lines)]
 
 
 class HybridRetriever:

@@ -14,7 +14,7 @@ from index.links import find_links
 from index.records import Record
 from index.text import SUPERSCRIPTS, clean_line, ends_sentence, strip_bullet
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 SECTION_INTRO = "1. Introduction"
 SECTION_SUMMARY = "2. Overview and executive summary"
@@ -110,6 +110,27 @@ def split_lines(source: str) -> list[Line]:
     return lines
 
 
+def _anchor_footnotes(records: list[Record], lines: list[Line]) -> list[Record]:
+    """Each footnote with the line its marker stands in, so that a footnote can be found by what it annotates."""
+    body = [r for r in records if r.kind != "footnote"]
+    out = []
+    for record in records:
+        number = record.id.removeprefix("Footnote ")
+        if record.kind == "footnote" and number.isdigit():
+            mark = next(ch for ch, n in SUPERSCRIPTS.items() if n == int(number))
+            anchor = next(
+                (
+                    line
+                    for line in lines
+                    if mark in line.raw and any(r.start < line.end and line.start < r.end for r in body)
+                ),
+                None,
+            )
+            record = replace(record, anchor=strip_bullet(anchor.clean)[0] if anchor else "")
+        out.append(record)
+    return out
+
+
 def parse_report(source: str) -> ParsedReport:
     """Parse the whole report into ordered records."""
     return _Parser(source).run()
@@ -144,6 +165,7 @@ class _Parser:
         self._close()
         records = sorted((self._finish(d) for d in self.drafts), key=lambda r: r.start)
         records = [replace(r, order=i) for i, r in enumerate(records)]
+        records = _anchor_footnotes(records, self.lines)
         _check_unique(records)
         return ParsedReport(records, _merge(self.skipped), body_start, self.source)
 

@@ -26,6 +26,7 @@ class Record:
     by_when: str = ""
     heading: str = ""
     links: tuple[str, ...] = field(default_factory=tuple)
+    anchor: str = ""  # a footnote's context: the line of the report where its marker stands
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""

@@ -49,6 +49,8 @@ def context_prefix(record: Record) -> str:
         return "Abbreviation. "
     if record.kind == "table row":
         return f"{record.heading}. "
+    if record.kind == "footnote" and record.anchor:
+        return f"{record.anchor} "  # a footnote is about the line its marker stands in
     if record.heading and record.kind in {"paragraph", "intro"} and not record.heading[0].isdigit():
         return f"{record.heading}. "
     return ""
