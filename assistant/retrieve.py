@@ -130,11 +130,13 @@ class HybridRetriever:
     def _apply_route(self, ranked: list[Ranked], route: Route, cosine: dict[str, float]) -> list[Ranked]:
         if not route:
             return ranked
-        # Named records first; a named conclusion's progress paragraphs follow in the report's order
-        # (ordering them by the question's words measured worse on the eval set).
+        # Named records first; a named conclusion's progress paragraphs follow, those the search ranked
+        # first in its order, then the rest in the report's order.
+        hybrid_rank = {r.record.id: i for i, r in enumerate(ranked)}
         routed_ids = list(route.ids)
         for number in route.conclusions:
-            routed_ids += conclusion_family(number, self.records)
+            family = conclusion_family(number, self.records)
+            routed_ids += family[:1] + sorted(family[1:], key=lambda rid: hybrid_rank.get(rid, len(ranked)))
         routed_ids = list(dict.fromkeys(routed_ids))
         top = ranked[0].score if ranked else 1.0
         routed = [Ranked(self.by_id[rid], top + 1.0, cosine.get(rid, 1.0), True) for rid in routed_ids]
