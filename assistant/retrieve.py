@@ -7,10 +7,12 @@ import io
 import re
 from dataclasses import dataclass
 
+from assistant.query import question_names
 from assistant.routes import Route, conclusion_family, find_route
 from assistant.settings import RetrievalSettings
 from index.records import Record
 from index.store import ReportIndex
+from index.text import fold
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class HybridRetriever:
         self.by_id = {r.id: r for r in records}
         self.settings = settings
         self.bm25 = BM25Search(records, settings.bm25_k)
+        self.folded = {r.id: fold(f"{r.heading} {r.text}") for r in records}
 
     def retrieve(self, text: str, k: int | None = None, route: Route | None = None) -> list[Ranked]:
         """Ranked records for a (resolved, expanded) question."""
@@ -111,12 +114,23 @@ class HybridRetriever:
                 f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only",
             )
         lexical = self.bm25.search(text)
-        fused = self._fuse([[h.record_id for h in dense], [rid for rid, _ in lexical]])
+        lexical_ids = [rid for rid, _ in lexical]
+        fused = self._fuse([[h.record_id for h in dense], lexical_ids, self._naming(text, lexical_ids)])
         cosine = {h.record_id: h.score for h in dense}
         ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
         if not asks_for_abbreviation(text):
             ranked = _demote_glossary(ranked)
         return self._apply_route(ranked, route, cosine)[:k], notice
+
+    def _naming(self, text: str, lexical_ids: list[str]) -> list[str]:
+        """The few records that name a rare thing the question names ('Reaching Out'), best first."""
+        found: list[str] = []
+        for name in (fold(n) for n in question_names(text)):
+            holders = [r.id for r in self.records if r.kind != "abbreviation" and name in self.folded[r.id]]
+            if len(holders) <= self.settings.rare_name_records:
+                found += holders
+        first = {rid: i for i, rid in enumerate(lexical_ids)}
+        return sorted(dict.fromkeys(found), key=lambda rid: first.get(rid, len(first) + self.by_id[rid].order))
 
     def _fuse(self, rankings: list[list[str]]) -> list[tuple[str, float]]:
         scores: dict[str, float] = {}
