@@ -86,6 +86,16 @@ def _passages(record: Record) -> list[str]:
     return [f"{context}\n{line}" if i == 0 else f"{context}\n{lines[0]}\n{line}" for i, line in enumerate(lines)]
 
 
+def _best_of(*hit_lists):
+    """One hit per record, with its best cosine over all lists, best first."""
+    best = {}
+    for hits in hit_lists:
+        for hit in hits:
+            if hit.record_id not in best or hit.score > best[hit.record_id].score:
+                best[hit.record_id] = hit
+    return sorted(best.values(), key=lambda h: (-h.score, h.record_id))
+
+
 class HybridRetriever:
     """Routes first, then dense and BM25 candidates fused by reciprocal rank."""
 
@@ -107,16 +117,16 @@ class HybridRetriever:
         route = route if route is not None else find_route(text, self.records)
         notice = ""
         try:
-            dense = self.index.search(text, self.settings.dense_k)
+            windows = self.index.search(text, self.settings.dense_k)
+            # A record's best sentence can match a short question better than its whole window does.
+            dense = _best_of(windows, self.index.search_sentences(text, self.settings.dense_k))
         except Exception as exc:  # noqa: BLE001 - a dead server or a damaged index: keep answering from BM25
-            dense, notice = (
-                [],
-                f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only",
-            )
+            windows, dense = [], []
+            notice = f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only"
         lexical = self.bm25.search(text)
         lexical_ids = [rid for rid, _ in lexical]
         fused = self._fuse([[h.record_id for h in dense], lexical_ids, self._naming(text, lexical_ids)])
-        cosine = {h.record_id: h.score for h in dense}
+        cosine = {h.record_id: h.score for h in windows}  # whole-window cosines: what the refusal policy reads
         ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
         if not asks_for_abbreviation(text):
             ranked = _demote_glossary(ranked)

@@ -23,7 +23,9 @@ class RetrievalSettings(BaseModel):
     bm25_k: int = Field(30, ge=1, le=300, description="Candidates from the BM25 search.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     rare_name_records: int = Field(
-        3, ge=0, description="A name the question uses counts as a third ranking when at most this many records hold it."
+        3,
+        ge=0,
+        description="A name the question uses counts as a third ranking when at most this many records hold it.",
     )
 
 

@@ -95,6 +95,23 @@ class ReportIndex:
                 )
         return sorted(best.values(), key=lambda h: (-h.score, h.record_id))[:k]
 
+    def search_sentences(self, text: str, k: int = 10) -> list[Hit]:
+        """Dense search over single sentences, in memory; one hit per record (its best sentence), best first."""
+        keys, matrix = self._sentence_matrix()
+        scores = matrix @ np.asarray(embed_query(text), dtype=np.float32)
+        best: dict[str, Hit] = {}
+        for i in np.argsort(-scores)[: k * 4]:
+            record_id, position = keys[i]
+            if record_id not in best:
+                best[record_id] = Hit(record_id, float(scores[i]), position)
+        return list(best.values())[:k]
+
+    def _sentence_matrix(self) -> tuple[list[tuple[str, int]], np.ndarray]:
+        if getattr(self, "_matrix", None) is None:
+            vectors = self._sentence_vectors()
+            self._matrix = (list(vectors), np.stack(list(vectors.values())))
+        return self._matrix
+
     def sentence_similarity(self, text: str, keys: list[tuple[str, int]]) -> list[float]:
         """Cosine between the text and each (record id, sentence position); 0 for unknown ones."""
         vectors = self._sentence_vectors()
