@@ -20,6 +20,7 @@ from assistant.sentences import (
     has_number,
     money_figures,
     names_and_figures,
+    question_stems,
     stems,
 )
 from assistant.settings import AnswerSettings
@@ -90,7 +91,7 @@ class GroundedAnswerer:
     # -- general questions -------------------------------------------------------
 
     def _score(self, query: Query, ranked: list[Ranked], intent: Intent) -> list[Scored]:
-        query_stems = set(stems(query.expanded))
+        query_stems = question_stems(query.text, query.expanded)
         out = []
         glossary_question = asks_for_abbreviation(query.text)
         candidates = [
@@ -142,7 +143,7 @@ class GroundedAnswerer:
     def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
         """The best sentence, then greedily those nearly as good or that answer a part of the question still open."""
         best = scored[0]
-        query_stems = set(stems(query.expanded))
+        query_stems = set(question_stems(query.text, query.expanded))
         picked = [best.sentence]
         pool = scored[1:20]
         while len(picked) < self.settings.max_sentences:

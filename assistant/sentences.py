@@ -98,17 +98,31 @@ class SentenceBank:
     def stems_of(self, sentence: Sentence) -> frozenset[str]:
         return self.stems[(sentence.record.id, sentence.position)]
 
-    def coverage(self, query_stems: set[str], sentence: Sentence) -> float:
-        """Share of the question's weighted stems that the sentence contains."""
+    def coverage(self, query_stems: set[str] | dict[str, float], sentence: Sentence) -> float:
+        """Share of the question's weighted stems that the sentence contains (a dict gives each stem a share:
+        the words of an abbreviation's expansion share the abbreviation's weight)."""
         if not query_stems:
             return 0.0
+        shares = query_stems if isinstance(query_stems, dict) else dict.fromkeys(query_stems, 1.0)
         bag = self.stems[(sentence.record.id, sentence.position)]
-        total = sum(self.weight(s) for s in query_stems)
-        return sum(self.weight(s) for s in query_stems & bag) / total
+        total = sum(self.weight(s) * share for s, share in shares.items())
+        return sum(self.weight(s) * share for s, share in shares.items() if s in bag) / total
 
     def all_sentences(self):
         for sentences in self.by_record.values():
             yield from sentences
+
+
+def question_stems(text: str, expanded: str) -> dict[str, float]:
+    """The question's stems, each with its share: 1 for its own words; the words an abbreviation
+    was expanded into ('… (Department of the Environment, Transport and the Regions)') share one."""
+    shares = dict.fromkeys(stems(text), 1.0)
+    tail = expanded[len(text) :].strip()
+    for expansion in tail.removeprefix("(").removesuffix(")").split(";") if tail else []:
+        words = [s for s in stems(expansion) if s not in shares]
+        for stem in words:
+            shares[stem] = max(shares.get(stem, 0.0), 1.0 / len(words))
+    return shares
 
 
 def has_number(text: str) -> bool:
