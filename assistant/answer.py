@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.citations import cite
+from assistant.conflicts import Conflicts
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query, strip_refs
+from assistant.query import Query, lacks_subject, strip_refs
 from assistant.refusal import REFUSAL, AnswerKinds, Evidence, RefusalPolicy
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
@@ -18,7 +19,6 @@ from assistant.sentences import (
     SentenceBank,
     has_date,
     has_number,
-    money_figures,
     names_and_figures,
     question_stems,
     stems,
@@ -27,8 +27,8 @@ from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
 
-CONFLICT_LABEL = "The report gives different figures for this in different places:"
-_CAPITALISED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
+
+UNCLEAR = "The question does not say what it is about: name the fund, unit, report or conclusion you mean."
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,11 @@ class GroundedAnswerer:
         self.weights = ScoreWeights()
         self.bank = SentenceBank(records)
         self.kinds = AnswerKinds(records, self.bank, self.policy)
+        self.conflicts = Conflicts(self.bank)
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
+        if lacks_subject(query):
+            return Answer(text=UNCLEAR, refused=True, answerer=self.name)
         intent = detect_intent(query.text)
         if route.conclusions and not _names_other_things(query):
             picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
@@ -81,11 +84,11 @@ class GroundedAnswerer:
             reason = self._refusal_reason(scored, ranked, intent, route, query)
             if reason is not None:
                 return self._refusal(ranked, reason)
-            picked = self._pick(scored, intent, query)
-            conflicting = self._conflicts(picked)
+            picked = self._routed(scored, route) if route else self._pick(scored, intent, query)
+            label, conflicting = self.conflicts.find(picked)
             if conflicting:
                 extra = [s for s in conflicting if s not in picked]
-                return self._compose(picked[:1] + extra + picked[1:], label=CONFLICT_LABEL)
+                return self._compose(picked[:1] + extra + picked[1:], label=label)
         return self._compose(picked)
 
     # -- general questions -------------------------------------------------------
@@ -96,7 +99,8 @@ class GroundedAnswerer:
         glossary_question = asks_for_abbreviation(query.text)
         candidates = [
             (rank, item, sentence)
-            for rank, item in enumerate(ranked[:6])
+            for rank, item in enumerate(ranked)
+            if rank < 6 or item.routed
             if item.record.kind != "abbreviation" or glossary_question
             for sentence in self.bank.sentences(item.record.id)
         ]
@@ -163,6 +167,15 @@ class GroundedAnswerer:
             picked.append(max(choices, key=lambda c: c[0])[1].sentence)
         return self._with_list_items(self._with_context(picked, intent))
 
+    def _routed(self, scored: list[Scored], route: Route) -> list[Sentence]:
+        """Records the question names by number: one named record's best sentences in reading order; for
+        several ('the PSA table', 'Part 4', '3.18.1-4'), each one's opening sentence, and the best sentence."""
+        mine = [s for s in scored if s.sentence.record.id in route.ids]
+        if len(route.ids) == 1:
+            return sorted((s.sentence for s in mine[: self.settings.max_sentences]), key=lambda s: s.position)
+        openings = [self.bank.sentences(rid)[0] for rid in route.ids[:8] if self.bank.sentences(rid)]
+        return list(dict.fromkeys(openings + [s.sentence for s in mine[:1]]))
+
     def _share(self, part: set[str], whole: set[str]) -> float:
         total = sum(self.bank.weight(s) for s in whole)
         return sum(self.bank.weight(s) for s in part) / total if total else 0.0
@@ -206,22 +219,6 @@ class GroundedAnswerer:
                 following = self.bank.sentences(sentence.record.id)[sentence.position + 1 :]
                 out += following[:12]
         return list(dict.fromkeys(out))
-
-    def _conflicts(self, picked: list[Sentence]) -> list[Sentence]:
-        """Sentences elsewhere that give a different figure for a fund the answer names."""
-        extra = []
-        for sentence in picked[:2]:
-            for name in _CAPITALISED_RE.findall(sentence.text):
-                figures = set(money_figures(_near(sentence.text, name)))
-                if not figures:
-                    continue
-                for other in self.bank.all_sentences():
-                    if other.record.id == sentence.record.id or name not in other.text:
-                        continue
-                    theirs = set(money_figures(_near(other.text, name)))
-                    if theirs and not theirs & figures and not _same_amount(theirs, figures):
-                        extra.append(other)
-        return list(dict.fromkeys(extra))[:2]
 
     # -- conclusions -------------------------------------------------------------
 
@@ -339,16 +336,3 @@ def _by_when_offset(head: list[Sentence]) -> int:
     """Where a conclusion's 'By when' line starts in its record text."""
     at = re.search(r"^By [Ww]hen", head[0].record.text, re.M) if head else None
     return at.start() if at else 10**9
-
-
-def _near(text: str, name: str, width: int = 80) -> str:
-    at = text.find(name)
-    return text[max(0, at - 10) : at + len(name) + width]
-
-
-def _same_amount(a: set[str], b: set[str]) -> bool:
-    def norm(x: str) -> str:
-        x = x.lower().replace(" ", "").replace("million", "m").replace("billion", "bn")
-        return x
-
-    return bool({norm(x) for x in a} & {norm(x) for x in b})

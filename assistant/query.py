@@ -213,6 +213,16 @@ def resolve(
     return Query(question, text, expand(text, glossary, initialisms), follow_up)
 
 
+_PRONOUN_RE = re.compile(r"\b(it|its|it's|they|them|their|he|she|his|her)\b", re.I)
+
+
+def lacks_subject(query: Query) -> bool:
+    """'And when was it launched?' with no conversation before it: nothing says what 'it' is."""
+    if query.follow_up or not _PRONOUN_RE.search(query.text):
+        return False
+    return len(content_words(query.text)) <= 1 and not re.search(r"\b[A-Z]{2,}|\d", query.text)
+
+
 def is_follow_up(question: str, records: list[Record]) -> bool:
     """A question that leans on the conversation: a pronoun, 'and …', or almost no content of its own."""
     words = content_words(question)
