@@ -27,7 +27,6 @@ from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
 
-
 UNCLEAR = "The question does not say what it is about: name the fund, unit, report or conclusion you mean."
 
 
