@@ -17,6 +17,7 @@ from assistant.sentences import (
     ANAPHOR_RE,
     Sentence,
     SentenceBank,
+    has_count,
     has_date,
     has_number,
     names_and_figures,
@@ -26,6 +27,7 @@ from assistant.sentences import (
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
+from index.text import fold
 
 UNCLEAR = "The question does not say what it is about: name the fund, unit, report or conclusion you mean."
 
@@ -204,6 +206,7 @@ class GroundedAnswerer:
             if after and after[0].record == sentence.record and ANAPHOR_RE.match(after[0].text):
                 out.append(after[0])
             out += [s for s in after if _supplies(s.text, sentence.text, intent)][:1]
+            out += [n for n in self._footnotes(sentence.record) if _annotates(n.record, sentence)][:1]
         return list(dict.fromkeys(out))
 
     def _footnotes(self, record: Record) -> list[Sentence]:
@@ -288,7 +291,7 @@ def _type_bonus(text: str, intent: Intent) -> float:
     bonus = 0.0
     if intent.money and "£" in text:
         bonus += 0.25
-    elif intent.count and has_number(text):
+    elif intent.count and has_count(text):
         bonus += 0.15
     if intent.when and has_date(text):
         bonus += 0.15
@@ -307,11 +310,17 @@ def _supplies(text: str, lacking: str, intent: Intent) -> bool:
     that `lacking` does not."""
     if intent.money and "£" in text and "£" not in lacking:
         return True
-    if intent.count and has_number(text) and not has_number(lacking):
+    if intent.count and has_count(text) and not has_count(lacking):
         return True
     if intent.listing and _is_list(text) and not _is_list(lacking):
         return True
     return intent.when and has_date(text) and not has_date(lacking)
+
+
+def _annotates(footnote: Record, sentence: Sentence) -> bool:
+    """The footnote's marker stands in this sentence (its anchor line holds the sentence, or the reverse)."""
+    anchor, text = fold(footnote.anchor), fold(sentence.text)
+    return bool(anchor and text) and (text in anchor or anchor in text)
 
 
 def _is_list(text: str) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.intent import Intent
 from assistant.query import Query, build_glossary, content_words, question_names
-from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_number, stems
+from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_count, stems
 from index.records import Record
 from index.text import fold
 
@@ -52,11 +52,6 @@ _ASKS_FOR_LEADER_RE = re.compile(r"\bwho\s+(chaired|led|headed|ran|directed)\s+(
 _LEADING_WORDS = ("chair", "led", "lead", "head", "ran", "run", "direct")
 # "How many staff …": what is counted; not "in how many places", whose noun is often said another way.
 _COUNTED_RE = re.compile(r"(?<!\bin )(?<!\bfor )\bhow many\s+(?:of\s+(?:the\s+)?)?(.*)", re.I)
-_NUMBER_WORD_RE = re.compile(
-    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
-    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|thousand|million|dozen)\b",
-    re.I,
-)
 _OUTCOME_RE = re.compile(r"\b(actually|hit|met|achieved|reached|happened|succeeded|turned out|outcome)\b", re.I)
 _YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
 _COVERED_RE = re.compile(r"progress up to ((?:the )?(?:\w+ of )?(19\d\d|20\d\d))", re.I)
@@ -109,19 +104,17 @@ class AnswerKinds:
         return f"It covers progress up to {self.covered[0]}, so it cannot say what happened by {max(later)}."
 
     def _count_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
-        """'How many staff …' needs a number in a sentence about staff."""
+        """'How many staff …' needs a number (not a year) in a sentence about staff."""
         match = _COUNTED_RE.search(query.text)
         if not match:
             return None
-        counted = _leading_content(match.group(1))
-        nouns = set(stems(" ".join(counted)))
+        nouns = set(stems(" ".join(_leading_content(match.group(1)))))
         if not nouns:  # 'how many were signed': nothing named to count
             return None
         for sentence in top:
-            counts = has_number(sentence.text) or _NUMBER_WORD_RE.search(sentence.text)
-            if counts and nouns & self.bank.stems_of(sentence):
+            if has_count(sentence.text) and nouns & self.bank.stems_of(sentence):
                 return None
-        return f"The closest passages give no number of {' '.join(counted) or 'these'}."
+        return f"The closest passages do not say how many {match.group(1).rstrip('?.! ')}."
 
     def _post_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
         """'Who was the Home Secretary?' needs a person's name next to the post."""
@@ -151,9 +144,11 @@ class AnswerKinds:
         return match.group(0).split(maxsplit=2)[-1].removeprefix("the ").strip(), " ".join(words[-2:])
 
     def _name_near(self, text: str, post: str) -> bool:
-        for at in (m.start() for m in re.finditer(re.escape(post), text, re.I)):
-            window = text[max(0, at - self.policy.near_chars) : at + len(post) + self.policy.near_chars]
-            if self.person_names(window):
+        """A person's name stands within a few words of the post ('Lord Falconer, Minister of State')."""
+        people = [m.span() for m in _CAPITALISED_RUN_RE.finditer(text) if self.person_names(m.group())]
+        near = self.policy.near_chars
+        for at in re.finditer(re.escape(post), text, re.I):
+            if any(start < at.end() + near and at.start() - near < end for start, end in people):
                 return True
         return False
 

@@ -125,6 +125,22 @@ def question_stems(text: str, expanded: str) -> dict[str, float]:
     return shares
 
 
+_NUMBER_WORD_RE = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|thousand|million|dozen)\b",
+    re.I,
+)
+_YEAR_OR_REF_RE = re.compile(
+    r"\b(?:19|20)\d\d(?:/\d\d)?\b|\b\d+\.\d+(?:\.\d+)?\b|\b(?:page|paragraph|conclusion)s? \d+", re.I
+)
+
+
+def has_count(text: str) -> bool:
+    """A number that counts something: not a year or a paragraph reference ('one' is too common to count)."""
+    text = _YEAR_OR_REF_RE.sub(" ", text)
+    return has_number(text) or bool(_NUMBER_WORD_RE.search(text))
+
+
 def has_number(text: str) -> bool:
     return bool(_NUMBER_RE.search(text))
 
