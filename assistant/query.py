@@ -143,8 +143,8 @@ def question_names(question: str) -> list[str]:
         if match.start() == 0 or question[: match.start()].rstrip().endswith(("?", ".", "!")):
             words = words[1:]  # a sentence's first word is capitalised anyway
         name = re.sub(r"^(?:the|of|for|and|to)\s+", "", " ".join(words), flags=re.I)
-        if len(name.split()) >= 2:
-            names.append(name)
+        if len(name.split()) >= 2 and not all(w.isupper() or w.isdigit() for w in name.split()):
+            names.append(name)  # a run of acronyms ('SR2000 PSA') is expanded elsewhere, not a name
     return names
 
 

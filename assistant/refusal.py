@@ -86,13 +86,22 @@ class AnswerKinds:
             return None
         return f"The closest passages give no sum for {' and '.join(names) or 'this'}."
 
-    def mentions(self, sentence: Sentence, name: str) -> bool:
-        """The sentence names the thing (or its abbreviation), itself or through the sentence its 'It' points at."""
+    def mentions(self, sentence: Sentence, name: str, whole_record: bool = False) -> bool:
+        """The sentence names the thing, itself or through the sentence its 'It' points at (or anywhere in
+        its record); 'Community Legal Service Partnerships' is also found as 'CLS Partnerships'."""
         context = sentence.text
-        if sentence.position > 0 and ANAPHOR_RE.match(sentence.text):
+        if whole_record:
+            context = sentence.record.text
+        elif sentence.position > 0 and ANAPHOR_RE.match(sentence.text):
             context = self.bank.sentences(sentence.record.id)[sentence.position - 1].text + " " + context
-        short = self.abbreviations.get(name)
-        return fold(name) in fold(context) or bool(short and re.search(rf"\b{re.escape(short)}\b", context))
+        return any(fold(form) in fold(context) for form in self._forms(name))
+
+    def _forms(self, name: str) -> set[str]:
+        forms = {name}
+        for expansion, short in self.abbreviations.items():
+            if len(expansion.split()) > 1 and expansion.lower() in name.lower():
+                forms.add(re.sub(re.escape(expansion), short, name, flags=re.I))
+        return forms
 
     def _after_the_report(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
         """'Did it hit its 2005 target?': the report cannot know what happened after the period it covers."""
@@ -111,8 +120,10 @@ class AnswerKinds:
         nouns = set(stems(" ".join(_leading_content(match.group(1)))))
         if not nouns:  # 'how many were signed': nothing named to count
             return None
+        names = question_names(query.text)
         for sentence in top:
-            if has_count(sentence.text) and nouns & self.bank.stems_of(sentence):
+            named = all(self.mentions(sentence, name, whole_record=True) for name in names)
+            if has_count(sentence.text) and nouns & self.bank.stems_of(sentence) and named:
                 return None
         return f"The closest passages do not say how many {match.group(1).rstrip('?.! ')}."
 
