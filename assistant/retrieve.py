@@ -160,7 +160,7 @@ class HybridRetriever:
         routed_ids = list(route.ids)
         for number in route.conclusions:
             family = conclusion_family(number, self.records)
-            routed_ids += family[:1] + sorted(family[1:], key=lambda rid: hybrid_rank.get(rid, len(ranked)))
+            routed_ids += family[:2] + sorted(family[2:], key=lambda rid: hybrid_rank.get(rid, len(ranked)))
         routed_ids = list(dict.fromkeys(routed_ids))
         top = ranked[0].score if ranked else 1.0
         routed = [Ranked(self.by_id[rid], top + 1.0, cosine.get(rid, 1.0), True) for rid in routed_ids]
