@@ -89,7 +89,10 @@ class GroundedAnswerer:
             label, conflicting = self.conflicts.find(picked)
             if conflicting:
                 extra = [s for s in conflicting if s not in picked]
-                return self._compose(picked[:1] + extra + picked[1:], label=label)
+                at = 1 + next((i for i, s in enumerate(picked[1:]) if not ANAPHOR_RE.match(s.text)), len(picked) - 1)
+                return self._compose(
+                    picked[:at] + extra + picked[at:], label=label
+                )  # after the first sentence and what leans on it
         return self._compose(picked)
 
     # -- general questions -------------------------------------------------------
@@ -175,7 +178,7 @@ class GroundedAnswerer:
         if len(route.ids) == 1:
             return sorted((s.sentence for s in mine[: self.settings.max_sentences]), key=lambda s: s.position)
         openings = [self.bank.sentences(rid)[0] for rid in route.ids[:8] if self.bank.sentences(rid)]
-        return list(dict.fromkeys(openings + [s.sentence for s in mine[:1]]))
+        return list(dict.fromkeys(openings + [s.sentence for s in mine[:1]])) or [scored[0].sentence]
 
     def _share(self, part: set[str], whole: set[str]) -> float:
         total = sum(self.bank.weight(s) for s in whole)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
+from assistant.query import names_in
 from assistant.sentences import Sentence, SentenceBank, money_figures
 
 FIGURES_LABEL = "The report gives different figures for this in different places:"
 NAMES_LABEL = "The report names this differently in different places:"
 
 _FUNDED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
-_NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*)+")
-_LEADING_RE = re.compile(r"^(?:The|A|An|This|That|In|On|For|By|As)\s+")
 _CONNECTIVES = frozenset({"of", "for", "and", "the", "to"})
 
 
@@ -54,20 +53,16 @@ class Conflicts:
         """A sentence elsewhere that calls a body the answer names by another name ('Office of/for …')."""
         extra = []
         for sentence in picked[:2]:
-            for name in _names(sentence.text):
+            for name in names_in(sentence.text):
                 for variant in self.variants.get(name, []):
                     if not any(variant in p.text for p in picked):
                         extra += [o for o in self.bank.all_sentences() if variant in o.text][:1]
         return list(dict.fromkeys(extra))[:2]
 
 
-def _names(text: str) -> list[str]:
-    return [_LEADING_RE.sub("", m.group()) for m in _NAME_RE.finditer(text)]
-
-
 def _name_variants(bank: SentenceBank) -> dict[str, list[str]]:
     """Names of three or more words that differ only by a swap, a connective or one like word."""
-    names = sorted({name for sentence in bank.all_sentences() for name in _names(sentence.text)})
+    names = sorted({name for sentence in bank.all_sentences() for name in names_in(sentence.text)})
     out: dict[str, list[str]] = {}
     for a, b in combinations(names, 2):
         if _variant(a.split(), b.split()):

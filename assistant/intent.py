@@ -19,12 +19,15 @@ _HOW_MUCH_RE = re.compile(
     r"\b(how much|how big|size|budget|cost|worth|funding|amount|value|£|money|spend|spent)\b", re.I
 )
 _HOW_MANY_RE = re.compile(
-    r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far|figures?|statistics|numbers|how long|how often|by how much)\b",
+    r"\b(how many|number of|count|percentage|per cent|%|proportion|share|how far|figures?|numbers|how long|how often|by how much)\b",
     re.I,
 )
-# A sum of money asked for in so many words ('how much does it spend', 'the budget of'), not 'money spent on'.
+# A sum of money asked for in so many words: 'how much money', 'the budget of', 'how much … spend'
+# (not 'by how much was it expanded', 'how much is known', 'money spent on').
 _MONEY_STRICT_RE = re.compile(
-    r"\b((?<!by )how much (?:money|funding|cash|does|did|do|is|was)\b|budget of|cost of)|£", re.I
+    r"\b(?:how much (?:money|funding|cash)|budget of|cost of)\b|£"
+    r"|(?<!by )\bhow much\b.*\b(?:spend|spends|spent|cost|costs|worth|budget|grant|paid|pay|get|receive)\b",
+    re.I,
 )
 _WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
 _LIST_RE = re.compile(
@@ -43,10 +46,6 @@ class Intent:
     when: bool
     listing: bool
     money_strict: bool  # asks for a sum of money in so many words
-
-    @property
-    def wants_number(self) -> bool:
-        return self.money or self.count
 
 
 def detect_intent(question: str) -> Intent:

@@ -116,15 +116,21 @@ def build_glossary(records: list[Record]) -> dict[str, str]:
     return glossary
 
 
-_NAME_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*){1,5}")
+# A capitalised name of two to six words, joined by small words: "Centre for Management and Policy Studies".
+NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*){1,5}")
+_LEADING_WORD_RE = re.compile(r"^(?:The|A|An|This|That|In|On|For|By|As)\s+")
+
+
+def names_in(text: str) -> list[str]:
+    """The capitalised names in a text, without a leading 'The', 'In' or the like."""
+    return [_LEADING_WORD_RE.sub("", m.group()) for m in NAME_RE.finditer(text)]
 
 
 def build_initialisms(records: list[Record]) -> dict[str, str]:
     """Initials -> name for capitalised names in the text ('PIF' -> 'Policy Innovation Fund'), for user shorthand."""
     counts: dict[tuple[str, str], int] = {}
     for record in records:
-        for match in _NAME_RUN_RE.finditer(record.text):
-            name = re.sub(r"^(?:The|A|An|This|That|In|On|For|By|As)\s+", "", match.group())
+        for name in names_in(record.text):
             initials = "".join(w[0] for w in name.split() if w[0].isupper())
             if len(initials) >= 2:
                 counts[(initials, name)] = counts.get((initials, name), 0) + 1
@@ -138,7 +144,7 @@ def build_initialisms(records: list[Record]) -> dict[str, str]:
 def question_names(question: str) -> list[str]:
     """The capitalised names of two or more words in a question ('Sure Start', 'the Women's Unit')."""
     names = []
-    for match in _NAME_RUN_RE.finditer(question):
+    for match in NAME_RE.finditer(question):
         words = match.group().split()
         if match.start() == 0 or question[: match.start()].rstrip().endswith(("?", ".", "!")):
             words = words[1:]  # a sentence's first word is capitalised anyway
@@ -213,12 +219,9 @@ def resolve(
     return Query(question, text, expand(text, glossary, initialisms), follow_up)
 
 
-_PRONOUN_RE = re.compile(r"\b(it|its|it's|they|them|their|he|she|his|her)\b", re.I)
-
-
 def lacks_subject(query: Query) -> bool:
     """'And when was it launched?' with no conversation before it: nothing says what 'it' is."""
-    if query.follow_up or not _PRONOUN_RE.search(query.text):
+    if query.follow_up or not re.search(r"\b(it|its|it's|they|them|their|he|she|his|her)\b", query.text, re.I):
         return False
     return len(content_words(query.text)) <= 1 and not re.search(r"\b[A-Z]{2,}|\d", query.text)
 

@@ -32,7 +32,7 @@ class Evidence:
     coverage: float  # weighted share of the question's terms in the best sentence
     dense: float  # best cosine among the top three records
     unknown: float  # weighted share of the question's terms found nowhere in the report
-    unmet: str = ""  # why the retrieved sentences do not give the kind of answer asked for; "" when they do
+    unmet: str | None = None  # why the retrieved sentences do not give the kind of answer asked for, if they do not
 
 
 _HONORIFICS = frozenset("Sir Lord Lady Baroness Dame Dr Mr Mrs Ms Professor".split())
@@ -43,6 +43,10 @@ _POST_WORDS = frozenset(
     office unit committee department service fund council group team board agency commission association
     government parliament house court audit national public""".split()
 )
+_POST_TITLES = frozenset(
+    "secretary minister chancellor general chairman chair chairwoman director head chief president executive "
+    "officer paymaster governor commissioner comptroller auditor leader".split()
+)
 _CAPITALISED_RUN_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _ASKS_FOR_POST_HOLDER_RE = re.compile(
     r"\b(?i:who)\s+(?i:is|was|were|are)\s+(?:(?i:the)\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)"
@@ -52,7 +56,12 @@ _ASKS_FOR_LEADER_RE = re.compile(r"\bwho\s+(chaired|led|headed|ran|directed)\s+(
 _LEADING_WORDS = ("chair", "led", "lead", "head", "ran", "run", "direct")
 # "How many staff …": what is counted; not "in how many places", whose noun is often said another way.
 _COUNTED_RE = re.compile(r"(?<!\bin )(?<!\bfor )\bhow many\s+(?:of\s+(?:the\s+)?)?(.*)", re.I)
-_OUTCOME_RE = re.compile(r"\b(actually|hit|met|achieved|reached|happened|succeeded|turned out|outcome)\b", re.I)
+# "Did it hit …", "Was the target met …", "… actually achieved": asks what came of something, not what was planned.
+_OUTCOME_RE = re.compile(
+    r"^(?:did|was|were|has|have|had)\b.*\b(?:hit|met|achieved|reached|happened|succeeded|delivered)\b"
+    r"|\b(?:actually|in the end|eventually|turned out)\b",
+    re.I,
+)
 _YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
 _COVERED_RE = re.compile(r"progress up to ((?:the )?(?:\w+ of )?(19\d\d|20\d\d))", re.I)
 
@@ -125,7 +134,7 @@ class AnswerKinds:
             named = all(self.mentions(sentence, name, whole_record=True) for name in names)
             if has_count(sentence.text) and nouns & self.bank.stems_of(sentence) and named:
                 return None
-        return f"The closest passages do not say how many {match.group(1).rstrip('?.! ')}."
+        return f"The closest passages do not say how many {_clip(match.group(1))}."
 
     def _post_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
         """'Who was the Home Secretary?' needs a person's name next to the post."""
@@ -143,14 +152,14 @@ class AnswerKinds:
         for sentence in top:
             if _says_who_leads(sentence.text) and all(self.mentions(sentence, name) for name in names):
                 return None
-        return f"The closest passages do not say who {match.group(1).lower()} {match.group(2).strip()}."
+        return f"The closest passages do not say who {match.group(1).lower()} {_clip(match.group(2))}."
 
     def _post_asked_for(self, question: str) -> tuple[str, str] | None:
         """('Chairman of the Public Accounts Committee', 'Chairman') for 'Who was the Chairman of the …?';
         None for 'Who is John Makinson?'."""
         match = _ASKS_FOR_POST_HOLDER_RE.search(question)
-        if not match or self.person_names(match.group(1)):
-            return None
+        if not match or match.group(1).split()[-1].lower() not in _POST_TITLES:
+            return None  # 'Who are the PATs?', 'Who is John Makinson?': not a post
         words = match.group(1).split()
         return match.group(0).split(maxsplit=2)[-1].removeprefix("the ").strip(), " ".join(words[-2:])
 
@@ -178,6 +187,12 @@ class AnswerKinds:
     def _personal(self, word: str) -> bool:
         bare = word.strip("'’-").lower()
         return bare.isalpha() and bare not in self.lowercase and bare not in _POST_WORDS
+
+
+def _clip(words: str, most: int = 12) -> str:
+    """The user's own words, short, for a refusal that quotes them."""
+    kept = words.strip().rstrip("?.!").split()
+    return " ".join(kept[:most]) + (" …" if len(kept) > most else "")
 
 
 def _leading_content(text: str, most: int = 4) -> list[str]:

@@ -118,8 +118,7 @@ class HybridRetriever:
         notice = ""
         try:
             windows = self.index.search(text, self.settings.dense_k)
-            # A record's best sentence can match a short question better than its whole window does.
-            dense = _best_of(windows, self.index.search_sentences(text, self.settings.dense_k))
+            dense = _best_of(windows, self._sentence_hits(text))
         except Exception as exc:  # noqa: BLE001 - a dead server or a damaged index: keep answering from BM25
             windows, dense = [], []
             notice = f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only"
@@ -131,6 +130,14 @@ class HybridRetriever:
         if not asks_for_abbreviation(text):
             ranked = _demote_glossary(ranked)
         return self._apply_route(ranked, route, cosine)[:k], notice
+
+    def _sentence_hits(self, text: str) -> list:
+        """A record's best sentence can match a short question better than its whole window does;
+        without sentence vectors, the windows alone still rank."""
+        try:
+            return self.index.search_sentences(text, self.settings.dense_k)
+        except Exception:  # noqa: BLE001 - the windows answered; this is only a refinement
+            return []
 
     def _naming(self, text: str, lexical_ids: list[str]) -> list[str]:
         """The few records that name a rare thing the question names ('Reaching Out'), best first."""

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.query import content_words
+from assistant.query import NAME_RE, STOPWORDS, content_words
 from index.records import Record
 from index.text import sentence_spans
 
@@ -82,12 +82,16 @@ class SentenceBank:
         return sum(self.weight(s) for s in unknown) / sum(self.weight(s) for s in stems_)
 
     def _known(self, stem: str) -> bool:
-        if "-" in stem.strip("-"):  # 'spend-to-save' is known when its parts are
-            return all(self._known(part) for part in stems(stem.replace("-", " "))) or stem in self.vocabulary
+        if "-" in stem.strip("-") and stem not in self.vocabulary:  # 'spend-to-save' is known by its parts
+            return all(self._known_part(part) for part in stem.split("-") if part and part not in STOPWORDS)
         if stem in self.vocabulary or len(stem) < 5:
             return stem in self.vocabulary
         near = [v for v in self.vocabulary if abs(len(v) - len(stem)) <= 1 and v[0] == stem[0]]
         return bool(difflib.get_close_matches(stem, near, n=1, cutoff=0.85))
+
+    def _known_part(self, part: str) -> bool:
+        """A part of a hyphenated word, already cut short by the stemmer ('sav' of 'spend-to-sav')."""
+        return self._known(part) or (len(part) >= 3 and any(v.startswith(part) for v in self.vocabulary))
 
     def sentences(self, record_id: str) -> list[Sentence]:
         return self.by_record.get(record_id, [])
@@ -149,12 +153,9 @@ def money_figures(text: str) -> list[str]:
     return [m.group().strip() for m in _MONEY_RE.finditer(text)]
 
 
-_NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*)+")
-
-
 def names_and_figures(text: str) -> frozenset[str]:
     """The capitalised names and the figures a sentence states, as written."""
-    return frozenset(_NAME_RE.findall(text)) | frozenset(_NUMBER_RE.findall(text))
+    return frozenset(m.group() for m in NAME_RE.finditer(text)) | frozenset(_NUMBER_RE.findall(text))
 
 
 def has_date(text: str) -> bool:

@@ -33,8 +33,13 @@ class AnswerSettings(BaseModel):
     """How answers are composed."""
 
     answerer: Literal["grounded", "llm"] = Field("grounded", description="grounded (offline) or llm (endpoint).")
-    max_sentences: int = Field(4, ge=1, le=12, description="Sentences in a grounded answer.")
-    max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused as bad input.")
+    max_sentences: int = Field(
+        4,
+        ge=1,
+        le=12,
+        description="Sentences a grounded answer picks; each may bring the sentence it leans on and its list items.",
+    )
+    max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused as bad input.")
 
 
 class LLMSettings(BaseModel):

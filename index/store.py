@@ -98,6 +98,8 @@ class ReportIndex:
     def search_sentences(self, text: str, k: int = 10) -> list[Hit]:
         """Dense search over single sentences, in memory; one hit per record (its best sentence), best first."""
         keys, matrix = self._sentence_matrix()
+        if not keys:
+            return []
         scores = matrix @ np.asarray(embed_query(text), dtype=np.float32)
         best: dict[str, Hit] = {}
         for i in np.argsort(-scores)[: k * 4]:
@@ -109,7 +111,7 @@ class ReportIndex:
     def _sentence_matrix(self) -> tuple[list[tuple[str, int]], np.ndarray]:
         if getattr(self, "_matrix", None) is None:
             vectors = self._sentence_vectors()
-            self._matrix = (list(vectors), np.stack(list(vectors.values())))
+            self._matrix = (list(vectors), np.stack(list(vectors.values())) if vectors else np.zeros((0, 0)))
         return self._matrix
 
     def sentence_similarity(self, text: str, keys: list[tuple[str, int]]) -> list[float]:
