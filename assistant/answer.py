@@ -217,13 +217,18 @@ class GroundedAnswerer:
         return [s for link in record.links if link.startswith("Footnote ") for s in self.bank.sentences(link)]
 
     def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
-        """A sentence that introduces a list ('…:') brings its items."""
-        out = list(picked)
+        """A sentence that introduces a list ('… four key themes:') brings its items, right after it."""
+        out: list[Sentence] = []
         for sentence in picked:
-            if sentence.text.rstrip().endswith(":"):
-                following = self.bank.sentences(sentence.record.id)[sentence.position + 1 :]
-                out += following[:12]
+            out.append(sentence)
+            if self._leads_list(sentence):
+                out += self.bank.sentences(sentence.record.id)[sentence.position + 1 :][:12]
         return list(dict.fromkeys(out))
+
+    def _leads_list(self, sentence: Sentence) -> bool:
+        """Ends with ':' and is not itself an item of a list begun earlier in the record (a stray ':' there)."""
+        earlier = self.bank.sentences(sentence.record.id)[: sentence.position]
+        return sentence.text.rstrip().endswith(":") and not any(s.text.rstrip().endswith(":") for s in earlier)
 
     # -- conclusions -------------------------------------------------------------
 
