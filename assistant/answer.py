@@ -87,7 +87,7 @@ class GroundedAnswerer:
                 return self._refusal(ranked, reason)
             picked = self._routed(scored, route) if route else self._pick(scored, intent, query)
             label, conflicting = self.conflicts.find(picked)
-            if conflicting:
+            if label:
                 extra = [s for s in conflicting if s not in picked]
                 at = 1 + next((i for i, s in enumerate(picked[1:]) if not ANAPHOR_RE.match(s.text)), len(picked) - 1)
                 return self._compose(

@@ -26,12 +26,12 @@ class Conflicts:
         self.variants = _name_variants(bank)
 
     def find(self, picked: list[Sentence]) -> tuple[str, list[Sentence]]:
-        """A label and the contradicting sentences, or ("", []) when the report agrees with itself."""
+        """A label and the contradicting sentences still to add, or ("", []) when the report agrees with itself."""
         figures = self._other_figures(picked)
         if figures:
             return FIGURES_LABEL, figures
-        names = self._other_names(picked)
-        return (NAMES_LABEL, names) if names else ("", [])
+        named, extra = self._other_names(picked)
+        return (NAMES_LABEL, extra) if named else ("", [])
 
     def _other_figures(self, picked: list[Sentence]) -> list[Sentence]:
         """Sentences elsewhere that give a different sum for a fund the answer names."""
@@ -49,15 +49,17 @@ class Conflicts:
                         extra.append(other)
         return list(dict.fromkeys(extra))[:2]
 
-    def _other_names(self, picked: list[Sentence]) -> list[Sentence]:
-        """A sentence elsewhere that calls a body the answer names by another name ('Office of/for …')."""
-        extra = []
+    def _other_names(self, picked: list[Sentence]) -> tuple[bool, list[Sentence]]:
+        """Whether the answer names a body the report also calls otherwise ('Office of/for …'), and a
+        sentence with the other name when the answer does not hold one already."""
+        named, extra = False, []
         for sentence in picked[:2]:
             for name in names_in(sentence.text):
                 for variant in self.variants.get(name, []):
+                    named = True
                     if not any(variant in p.text for p in picked):
                         extra += [o for o in self.bank.all_sentences() if variant in o.text][:1]
-        return list(dict.fromkeys(extra))[:2]
+        return named, list(dict.fromkeys(extra))[:2]
 
 
 def _name_variants(bank: SentenceBank) -> dict[str, list[str]]:

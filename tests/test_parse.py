@@ -174,3 +174,9 @@ def test_parser_rejects_a_different_document():
 
 def _words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]", text)]
+
+
+def test_footnotes_carry_the_line_their_marker_stands_in(by_id):
+    assert by_id["Footnote 3"].anchor == "Examining Whitehall's evaluation of cross-cutting policies, and"
+    assert "18 cross-cutting Policy Action Teams (PATs)" in by_id["Footnote 1"].anchor
+    assert all(not r.anchor for r in by_id.values() if r.kind != "footnote")

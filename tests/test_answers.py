@@ -1,0 +1,133 @@
+"""What the grounded answers contain: the kind of answer asked for, lists, footnotes, named records,
+name variants, and refusals that say why. Questions here are worded apart from the eval set."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import Answer
+from assistant.citations import citation_is_valid
+from assistant.conflicts import NAMES_LABEL, Conflicts
+from assistant.refusal import REFUSAL
+from assistant.sentences import SentenceBank
+
+
+def _cited(answer: Answer) -> list[str]:
+    return [c.id for c in answer.citations]
+
+
+def _answered(qa, question: str) -> Answer:
+    answer = qa.ask(question)
+    assert not answer.refused, answer.text
+    assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
+    return answer
+
+
+# -- the kind of answer asked for --------------------------------------------------
+
+
+def test_a_figure_in_the_next_sentence_is_brought_along(qa):
+    answer = _answered(qa, "What are the usage figures for the Mobility Brokerage Unit's vacancies site?")
+    assert "8,000" in answer.text and "1,400" in answer.text
+
+
+def test_a_count_is_answered_with_its_number(qa):
+    answer = _answered(qa, "How many secondees work at DETR?")
+    assert "90 secondees" in answer.text and "3.10.10" in _cited(answer)
+
+
+def test_a_list_question_gets_the_items_after_their_lead_in(qa):
+    answer = _answered(qa, "Name the goals set for the National Strategy for Neighbourhood Renewal")
+    lines = answer.text.splitlines()
+    lead = next(i for i, line in enumerate(lines) if line.startswith("The goals for the Strategy would be:"))
+    assert lines[lead + 1].startswith("To bridge the gap")
+    assert "worklessness" in lines[lead + 2]
+
+
+def test_a_footnote_follows_the_sentence_its_marker_stands_in(qa):
+    answer = _answered(qa, "Did the NAO's study of how Whitehall evaluates cross-cutting policies happen?")
+    assert "Footnote 3" in _cited(answer)
+    assert "did not, in fact, take place" in answer.text
+
+
+def test_a_named_table_is_answered_row_by_row(qa):
+    answer = _answered(qa, "What does the PSA table list?")
+    rows = [rid for rid in qa.by_id if rid.startswith("PSA table: ")]
+    assert set(rows) <= set(_cited(answer))
+
+
+def test_a_conclusion_progress_answer_covers_each_progress_paragraph(qa):
+    answer = _answered(qa, "What progress was made on conclusion 18?")
+    cited = _cited(answer)
+    assert cited[0] == "Conclusion 18"
+    assert {"3.18.1", "3.18.2", "3.18.3", "3.18.4"} <= set(cited)
+
+
+# -- disagreements -----------------------------------------------------------------
+
+
+def test_name_variants_are_found_but_spellings_are_not(qa):
+    variants = Conflicts(SentenceBank(qa.records)).variants
+    assert "Office for National Statistics" in variants["Office of National Statistics"]
+    assert "Public Service Leaders Scheme" in variants["Public Sector Leaders Scheme"]
+    assert "Regional Coordination Unit" not in variants.get("Regional Co-ordination Unit", [])
+    assert "Secretary of State for Health" not in variants.get("Secretary of State for Education", [])
+
+
+def test_an_answer_shows_both_names_when_the_report_uses_two(qa):
+    answer = _answered(qa, "What is the name of the scheme for public sector leaders?")
+    assert answer.text.startswith(NAMES_LABEL)
+    assert "Public Sector Leaders Scheme" in answer.text and "Public Service Leaders Scheme" in answer.text
+    assert {"2.11", "3.19.1"} <= set(_cited(answer))
+
+
+# -- refusals that say why ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("How much money does the Connexions Unit have?", "give no sum for Connexions Unit"),
+        ("How many civil servants work in the Women's Unit?", "do not say how many civil servants"),
+        ("Who was the Chancellor of the Exchequer in 2001?", "name no one as Chancellor of the Exchequer"),
+        ("Did the Sure Start programme actually reach 500 programmes by 2004?", "cannot say what happened by 2004"),
+        ("Was the PSA target met by March 2002?", "covers progress up to the spring of 2001"),
+    ],
+)
+def test_a_refusal_says_which_kind_of_answer_is_missing(qa, question, why):
+    answer = qa.ask(question)
+    assert answer.refused and answer.text.startswith(REFUSAL)
+    assert why in answer.text
+    assert not answer.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who is the Minister of State that the Regional Co-ordination Unit reports to?", "Lord Falconer"),
+        ("Which Sure Start target is set for 2004?", "at least 500 by 2004"),  # a plan, not an outcome
+        ("What is the budget of the Criminal Justice System Reserve?", "£525 million"),
+        ("Who are the Policy Action Teams?", "Policy Action Teams"),  # not a post
+    ],
+)
+def test_the_same_kinds_of_question_are_answered_when_the_report_does(qa, question, expected):
+    assert expected in _answered(qa, question).text
+
+
+def test_a_refusal_quotes_the_question_only_briefly(qa):
+    long = "How many " + " ".join(["very"] * 200) + " senior staff work in the Women's Unit?"
+    answer = qa.ask(long)
+    assert answer.refused and len(answer.text) < 400
+
+
+# -- retrieval ----------------------------------------------------------------------
+
+
+def test_sentence_search_failing_keeps_the_window_hits(qa, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("sentence vectors unavailable")
+
+    monkeypatch.setattr(qa.retriever.index, "search_sentences", broken)
+    ranked, notice = qa.retriever.search("How big is the Policy Innovation Fund?", k=5)
+    assert notice == ""
+    assert any(r.dense > 0 for r in ranked)
