@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="score the answerer on eval/questions.jsonl")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for report.json and report.md")
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the naive LlamaIndex baseline")
+    evaluate.add_argument(
+        "--questions", type=Path, default=None, help="another question file, e.g. eval/heldout.jsonl (not gated)"
+    )
     evaluate.set_defaults(func=_cmd_eval)
     sub.add_parser("bench", help="benchmark against the naive LlamaIndex and BM25-only pipelines (--help for options)")
     return parser
@@ -122,7 +125,10 @@ def _cmd_chat(args) -> int:
 def _cmd_eval(args) -> int:
     from eval.harness import run_eval
 
-    report = run_eval(out_dir=args.out, baseline=not args.no_baseline)
+    if args.questions is not None and not args.questions.is_file():
+        print(f"wiring-qa: no question file at {args.questions}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = run_eval(out_dir=args.out, baseline=not args.no_baseline, questions_path=args.questions)
     print(report["markdown"])
     return EXIT_OK if report["passed"] else EXIT_ERROR
 
