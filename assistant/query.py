@@ -142,7 +142,7 @@ def build_initialisms(records: list[Record]) -> dict[str, str]:
 
 
 def question_names(question: str) -> list[str]:
-    """The capitalised names of two or more words in a question ('Sure Start', 'the Women's Unit')."""
+    """The capitalised names of two or more words in a question ('Sure Start', 'the Connexions Unit')."""
     names = []
     for match in NAME_RE.finditer(question):
         words = match.group().split()

@@ -87,7 +87,7 @@ class AnswerKinds:
         return None
 
     def _sum_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
-        """A 'how much' question needs a sum next to the thing it names ('the Women's Unit')."""
+        """A 'how much' question needs a sum next to the thing it names ('the Connexions Unit')."""
         if not intent.money_strict:
             return None
         names = question_names(query.text)
@@ -113,7 +113,7 @@ class AnswerKinds:
         return forms
 
     def _after_the_report(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
-        """'Did it hit its 2005 target?': the report cannot know what happened after the period it covers."""
+        """'Was the 2004 target met?': the report cannot know what happened after the period it covers."""
         if self.covered is None or not _OUTCOME_RE.search(query.text):
             return None
         later = [int(y) for y in _YEAR_RE.findall(query.text) if int(y) > self.covered[1]]
@@ -137,14 +137,14 @@ class AnswerKinds:
         return f"The closest passages do not say how many {_clip(match.group(1))}."
 
     def _post_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
-        """'Who was the Home Secretary?' needs a person's name next to the post."""
+        """'Who was the Paymaster General?' needs a person's name next to the post."""
         post = self._post_asked_for(query.text)
         if not post or any(self._name_near(s.text, post[1]) for s in top):
             return None
         return f"The closest passages name no one as {post[0]}."
 
     def _leader_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
-        """'Who chaired the Forward Strategy Unit?' needs a sentence about that unit that says who leads it."""
+        """'Who chaired the steering group?' needs a sentence about that group that says who leads it."""
         match = _ASKS_FOR_LEADER_RE.search(query.text)
         if not match:
             return None
@@ -155,7 +155,7 @@ class AnswerKinds:
         return f"The closest passages do not say who {match.group(1).lower()} {_clip(match.group(2))}."
 
     def _post_asked_for(self, question: str) -> tuple[str, str] | None:
-        """('Chairman of the Public Accounts Committee', 'Chairman') for 'Who was the Chairman of the …?';
+        """('Chairman of the Audit Commission', 'Chairman') for 'Who was the Chairman of the Audit Commission?';
         None for 'Who is John Makinson?'."""
         match = _ASKS_FOR_POST_HOLDER_RE.search(question)
         if not match or match.group(1).split()[-1].lower() not in _POST_TITLES:

@@ -140,7 +140,7 @@ class HybridRetriever:
             return []
 
     def _naming(self, text: str, lexical_ids: list[str]) -> list[str]:
-        """The few records that name a rare thing the question names ('Reaching Out'), best first."""
+        """The few records that name a rare thing the question names ('Incentives for Change'), best first."""
         found: list[str] = []
         for name in (fold(n) for n in question_names(text)):
             holders = [r.id for r in self.records if r.kind != "abbreviation" and name in self.folded[r.id]]
