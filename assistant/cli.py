@@ -125,9 +125,14 @@ def _cmd_chat(args) -> int:
 def _cmd_eval(args) -> int:
     from eval.harness import run_eval
 
-    if args.questions is not None and not args.questions.is_file():
-        print(f"wiring-qa: no question file at {args.questions}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.questions is not None:
+        from eval.harness import load_questions
+
+        try:
+            load_questions(args.questions)
+        except (OSError, ValueError) as exc:
+            print(f"wiring-qa: cannot use {args.questions}: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     report = run_eval(out_dir=args.out, baseline=not args.no_baseline, questions_path=args.questions)
     print(report["markdown"])
     return EXIT_OK if report["passed"] else EXIT_ERROR

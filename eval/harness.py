@@ -59,7 +59,16 @@ class Asker(Protocol):
 def load_questions(path: Path) -> tuple[list[dict], str]:
     """The eval items in file order, and the file's sha256."""
     data = path.read_bytes()
-    items = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    items = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if line.strip():
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path.name} line {number} is not JSON ({exc.msg})") from exc
+            if not isinstance(item, dict) or not {"id", "type", "question"} <= item.keys():
+                raise ValueError(f"{path.name} line {number} needs at least id, type and question")
+            items.append(item)
     return items, hashlib.sha256(data).hexdigest()
 
 

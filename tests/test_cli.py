@@ -94,3 +94,13 @@ def test_missing_report_is_one_line(tmp_path, built_index):
     assert out.returncode == 1
     err = out.stderr.decode().strip()
     assert "cannot read the report" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("content", [b"not json\n", b'{"id": "x"}\n', b"\xff\xfe\x00garbage"])
+def test_eval_with_an_unusable_question_file_is_one_line_and_exit_2(tmp_path, content):
+    bad = tmp_path / "questions.jsonl"
+    bad.write_bytes(content)
+    for path in (bad, tmp_path / "missing.jsonl"):
+        out = _run(["eval", "--questions", str(path), "--no-baseline"])
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.decode().count("\n") == 1 and b"Traceback" not in out.stderr
