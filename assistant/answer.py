@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from assistant.citations import cite
 from assistant.conflicts import Conflicts
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query, lacks_subject, strip_refs
+from assistant.query import Query, lacks_subject, names_in, question_names, strip_refs
 from assistant.refusal import REFUSAL, AnswerKinds, Evidence, RefusalPolicy
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.routes import Route
@@ -169,7 +169,7 @@ class GroundedAnswerer:
             if not choices:
                 break
             picked.append(max(choices, key=lambda c: c[0])[1].sentence)
-        return self._with_list_items(self._with_context(picked, intent))
+        return self._with_list_items(self._with_context(picked, intent, query))
 
     def _routed(self, scored: list[Scored], route: Route) -> list[Sentence]:
         """Records the question names by number: one named record's best sentences in reading order; for
@@ -194,11 +194,16 @@ class GroundedAnswerer:
                 return True
         return False
 
-    def _with_context(self, picked: list[Sentence], intent: Intent) -> list[Sentence]:
+    def _with_context(self, picked: list[Sentence], intent: Intent, query: Query) -> list[Sentence]:
         """Each sentence with what it leans on: the sentence before an anaphor ('This was called …'),
         the next one when it goes on about the same thing ('It …'), and, close after it or in its footnote,
-        one that carries the figure, date or list the question asks for when this one lacks it."""
+        one about the question that carries the figure, date or list it asks for when this one lacks it."""
         out: list[Sentence] = []
+        asked, names = set(question_stems(query.text, query.expanded)), question_names(query.text)
+
+        def about_it(s: Sentence) -> bool:  # shares the question's words and names no other thing of its kind
+            return bool(self.bank.stems_of(s) & asked) and not _names_another(s.text, names)
+
         for sentence in picked:
             siblings = self.bank.sentences(sentence.record.id)
             before = siblings[sentence.position - 1] if sentence.position > 0 else None
@@ -208,7 +213,7 @@ class GroundedAnswerer:
             out.append(sentence)
             if after and after[0].record == sentence.record and ANAPHOR_RE.match(after[0].text):
                 out.append(after[0])
-            out += [s for s in after if _supplies(s.text, sentence.text, intent)][:1]
+            out += [s for s in after if _supplies(s.text, sentence.text, intent) and about_it(s)][:1]
             out += [n for n in self._footnotes(sentence.record) if _annotates(n.record, sentence)][:1]
         return list(dict.fromkeys(out))
 
@@ -323,6 +328,12 @@ def _supplies(text: str, lacking: str, intent: Intent) -> bool:
     if intent.listing and _is_list(text) and not _is_list(lacking):
         return True
     return intent.when and has_date(text) and not has_date(lacking)
+
+
+def _names_another(text: str, names: list[str]) -> bool:
+    """The text names another thing of the same kind as one the question names (another '… Fund')."""
+    kinds = {name.split()[-1] for name in names}
+    return any(n.split()[-1] in kinds and n not in names for n in names_in(text))
 
 
 def _annotates(footnote: Record, sentence: Sentence) -> bool:

@@ -131,3 +131,14 @@ def test_sentence_search_failing_keeps_the_window_hits(qa, monkeypatch):
     ranked, notice = qa.retriever.search("How big is the Policy Innovation Fund?", k=5)
     assert notice == ""
     assert any(r.dense > 0 for r in ranked)
+
+
+def test_a_date_next_door_about_another_fund_is_not_brought_in(qa):
+    first = qa.ask("How much is the Policy Innovation Fund?")
+    history = [
+        {"role": "user", "content": "How much is the Policy Innovation Fund?"},
+        {"role": "assistant", "content": first.text},
+    ]
+    follow = qa.ask("And when was it devised?", history=history)
+    assert "Spending Review 2000" in follow.text
+    assert "Evidence-Based Policy Fund" not in follow.text  # the next sentence in 2.12, dated but about another fund
