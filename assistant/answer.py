@@ -201,8 +201,10 @@ class GroundedAnswerer:
         out: list[Sentence] = []
         asked, names = set(question_stems(query.text, query.expanded)), question_names(query.text)
 
-        def about_it(s: Sentence) -> bool:  # shares the question's words and names no other thing of its kind
-            return bool(self.bank.stems_of(s) & asked) and not _names_another(s.text, names)
+        def about_it(s: Sentence, near: Sentence) -> bool:
+            """Goes on in the same paragraph or shares the question's words, and names no other thing of its kind."""
+            related = s.record == near.record or bool(self.bank.stems_of(s) & asked)
+            return related and not _names_another(s.text, names)
 
         for sentence in picked:
             siblings = self.bank.sentences(sentence.record.id)
@@ -213,7 +215,7 @@ class GroundedAnswerer:
             out.append(sentence)
             if after and after[0].record == sentence.record and ANAPHOR_RE.match(after[0].text):
                 out.append(after[0])
-            out += [s for s in after if _supplies(s.text, sentence.text, intent) and about_it(s)][:1]
+            out += [s for s in after if _supplies(s.text, sentence.text, intent) and about_it(s, sentence)][:1]
             out += [n for n in self._footnotes(sentence.record) if _annotates(n.record, sentence)][:1]
         return list(dict.fromkeys(out))
 
