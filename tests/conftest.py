@@ -155,10 +155,12 @@ def chroma_server(tmp_path):
         )
         return client.heartbeat()
 
+    server = {"host": "127.0.0.1", "port": port, "proc": proc, "data": tmp_path / "chroma-data"}
     try:
         wait_for(ready, timeout=60)
-        yield {"host": "127.0.0.1", "port": port, "proc": proc, "data": tmp_path / "chroma-data"}
+        yield server
     finally:
+        proc = server["proc"]  # a test may have restarted it: stop the one running now
         proc.terminate()
         try:
             proc.wait(timeout=20)
