@@ -75,7 +75,15 @@ MORE_QUALITY: tuple[tuple[str, str, str], ...] = (
     ("refusal_recall", "refusal recall", "{:.3f}"),
     ("false_refusal_rate", "false refusal rate", "{:.3f}"),
 )
-QUALITY_KEYS = ("recall_at_5", "mrr", "mrr_complete", "fact_recall", "citation_validity", "citation_precision", "faithfulness")
+QUALITY_KEYS = (
+    "recall_at_5",
+    "mrr",
+    "mrr_complete",
+    "fact_recall",
+    "citation_validity",
+    "citation_precision",
+    "faithfulness",
+)
 QUALITY_KEYS += ("refusal_recall", "false_refusal_rate")
 FIGURE_KEYS = tuple(dict.fromkeys([k for k, _, _ in TABLE] + [k for k, _, _ in MORE_QUALITY]))
 
