@@ -422,7 +422,7 @@ def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
             gr.Markdown("**Try:**")
             with gr.Row():
                 ui.examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
-            with gr.Accordion("Settings", open=False):
+            with gr.Accordion("Settings", open=False, elem_id="wqa-settings"):
                 ui.answerer = gr.Radio(
                     list(qa.answerers), value=qa.answerer.name, label="Answerer", elem_id="wqa-answerer"
                 )

@@ -205,7 +205,8 @@ def test_hostile_question_renders_inertly(page):
 
 
 def test_settings_panel_shows_answerers_and_stamp(page, qa):
-    page.get_by_text("Settings", exact=True).first.click()
+    # The accordion, not the Gradio footer's own "Settings" link, which comes first in some renders.
+    page.locator("#wqa-settings").get_by_text("Settings", exact=True).first.click()
     radio = page.locator("#wqa-answerer")
     radio.wait_for()
     for name in qa.answerers:
