@@ -169,7 +169,7 @@ class GroundedAnswerer:
             if not choices:
                 break
             picked.append(max(choices, key=lambda c: c[0])[1].sentence)
-        return self._with_list_items(self._with_context(picked, intent, query))
+        return self._with_list_items(self._with_context(picked, intent, query, query_stems))
 
     def _routed(self, scored: list[Scored], route: Route) -> list[Sentence]:
         """Records the question names by number: one named record's best sentences in reading order; for
@@ -194,12 +194,12 @@ class GroundedAnswerer:
                 return True
         return False
 
-    def _with_context(self, picked: list[Sentence], intent: Intent, query: Query) -> list[Sentence]:
+    def _with_context(self, picked: list[Sentence], intent: Intent, query: Query, asked: set[str]) -> list[Sentence]:
         """Each sentence with what it leans on: the sentence before an anaphor ('This was called …'),
         the next one when it goes on about the same thing ('It …'), and, close after it or in its footnote,
         one about the question that carries the figure, date or list it asks for when this one lacks it."""
         out: list[Sentence] = []
-        asked, names = set(question_stems(query.text, query.expanded)), question_names(query.text)
+        names = question_names(query.text)
 
         def about_it(s: Sentence, near: Sentence) -> bool:
             """Goes on in the same paragraph or shares the question's words, and names no other thing of its kind."""
@@ -210,7 +210,7 @@ class GroundedAnswerer:
             siblings = self.bank.sentences(sentence.record.id)
             before = siblings[sentence.position - 1] if sentence.position > 0 else None
             after = siblings[sentence.position + 1 : sentence.position + 4] + self._footnotes(sentence.record)
-            if before is not None and ANAPHOR_RE.match(sentence.text) and not before.text.rstrip().endswith(":"):
+            if before is not None and ANAPHOR_RE.match(sentence.text) and not _leads_in(before.text):
                 out.append(before)
             out.append(sentence)
             if after and after[0].record == sentence.record and ANAPHOR_RE.match(after[0].text):
@@ -235,7 +235,7 @@ class GroundedAnswerer:
     def _leads_list(self, sentence: Sentence) -> bool:
         """Ends with ':' and is not itself an item of a list begun earlier in the record (a stray ':' there)."""
         earlier = self.bank.sentences(sentence.record.id)[: sentence.position]
-        return sentence.text.rstrip().endswith(":") and not any(s.text.rstrip().endswith(":") for s in earlier)
+        return _leads_in(sentence.text) and not any(_leads_in(s.text) for s in earlier)
 
     # -- conclusions -------------------------------------------------------------
 
@@ -310,7 +310,7 @@ def _type_bonus(text: str, intent: Intent) -> float:
         bonus += 0.15
     if intent.when and has_date(text):
         bonus += 0.15
-    if intent.listing and text.rstrip().endswith(":"):
+    if intent.listing and _leads_in(text):
         bonus += 0.15  # a list's lead-in brings its items
     return bonus
 
@@ -346,7 +346,12 @@ def _annotates(footnote: Record, sentence: Sentence) -> bool:
 
 def _is_list(text: str) -> bool:
     """A list's lead-in ('… four key themes:') or a list run into one sentence ('Jobs; Skills; …')."""
-    return text.rstrip().endswith(":") or text.count(",") + text.count(";") >= 4
+    return _leads_in(text) or text.count(",") + text.count(";") >= 4
+
+
+def _leads_in(text: str) -> bool:
+    """Ends with ':', as the sentence that introduces a list does."""
+    return text.rstrip().endswith(":")
 
 
 def _names_other_things(query: Query) -> bool:
