@@ -231,7 +231,9 @@ NOTES = (
     "Cold start: a fresh `python -c` that imports, constructs the pipeline and answers one question, from just "
     "before the spawn to the answer (median of runs). wiring-qa opens its existing Chroma index; BM25-only "
     "builds its BM25 index in memory; the naive baseline has no persisted index, so its cold start includes "
-    "splitting the report and embedding every chunk.",
+    "splitting the report and embedding every chunk. wiring-qa embeds questions with the same model in NumPy "
+    "(`index/minilm.py`), so it imports neither torch nor sentence-transformers; the naive baseline loads the "
+    "model through LlamaIndex's `HuggingFaceEmbedding`.",
     "Build: with the embedding model already loaded. wiring-qa: `build_index(settings, force=True)` into a "
     "temporary directory, in its own process (parse, window, embed windows and sentences, write Chroma). "
     "naive: parse the report, split it and embed the chunks into an in-memory `VectorStoreIndex`. BM25-only: "

@@ -89,6 +89,14 @@ def load_embedding():
 
 
 @lru_cache(maxsize=1)
+def load_query_encoder():
+    """The same model in NumPy for one query at a time: no torch import, so a cold start stays short."""
+    from index.minilm import MiniLMEncoder
+
+    return MiniLMEncoder(model_path())
+
+
+@lru_cache(maxsize=1)
 def load_tokenizer():
     """The model's own word-piece tokenizer, to cut windows that MiniLM reads whole."""
     from tokenizers import Tokenizer

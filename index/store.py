@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed import MODEL_ID, count_tokens, load_embedding
+from index.embed import MODEL_ID, count_tokens, load_embedding, load_query_encoder
 from index.parse import PARSER_VERSION
 from index.records import Record
 from index.report import load_report, report_sha256
@@ -133,7 +133,7 @@ class ReportIndex:
 
 @lru_cache(maxsize=512)
 def _embed_query_cached(text: str) -> tuple[float, ...]:
-    return tuple(load_embedding().get_query_embedding(text))
+    return tuple(float(v) for v in load_query_encoder().embed(text))
 
 
 def embed_query(text: str) -> tuple[float, ...]:
