@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from index.records import Record
 
@@ -30,9 +31,15 @@ def _fragment_at(record: Record, pos: int) -> int:
 
 
 def _find(source: str, words: list[str], span: tuple[int, int], last_match: bool = False):
-    pattern = _GAP.join(re.escape(w) for w in words)
-    matches = list(re.finditer(pattern, source[span[0] : span[1]], re.M))
+    matches = list(_pattern(tuple(words)).finditer(source[span[0] : span[1]]))
     if not matches:
         return None
     match = matches[-1] if last_match else matches[0]
     return span[0] + match.start(), span[0] + match.end()
+
+
+# The report has about 1,500 sentences, each located by its first and last words: more patterns
+# than re's own cache keeps, so without this every answer recompiled its citations' patterns.
+@lru_cache(maxsize=8192)
+def _pattern(words: tuple[str, ...]) -> re.Pattern:
+    return re.compile(_GAP.join(re.escape(w) for w in words), re.M)
