@@ -114,6 +114,12 @@ def report():
     return load_report()
 
 
+def history_after(qa, question: str) -> list[dict]:
+    """The two-turn conversation that a follow-up question leans on."""
+    first = qa.ask(question)
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": first.text}]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ name variants, and refusals that say why. Questions here are worded apart from t
 from __future__ import annotations
 
 import pytest
+from conftest import history_after
 
 from assistant import Answer
 from assistant.citations import citation_is_valid
@@ -134,11 +135,7 @@ def test_sentence_search_failing_keeps_the_window_hits(qa, monkeypatch):
 
 
 def test_a_date_next_door_about_another_fund_is_not_brought_in(qa):
-    first = qa.ask("How much is the Policy Innovation Fund?")
-    history = [
-        {"role": "user", "content": "How much is the Policy Innovation Fund?"},
-        {"role": "assistant", "content": first.text},
-    ]
+    history = history_after(qa, "How much is the Policy Innovation Fund?")
     follow = qa.ask("And when was it devised?", history=history)
     assert "Spending Review 2000" in follow.text
     assert "Evidence-Based Policy Fund" not in follow.text  # the next sentence in 2.12, dated but about another fund

@@ -10,7 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import free_port
+from conftest import free_port, history_after
 
 PIF = "How much is the Policy Innovation Fund?"
 FOLLOW_UP = "And when was it devised?"
@@ -58,8 +58,7 @@ def ask_api(c, question: str, history: list | None = None, top_k: int = 0) -> di
 
 
 def pif_history(qa) -> list[dict]:
-    first = qa.ask(PIF)
-    return [{"role": "user", "content": PIF}, {"role": "assistant", "content": first.text}]
+    return history_after(qa, PIF)
 
 
 def test_ask_api_matches_the_core(app_url, qa):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import history_after
 
 from assistant import Answer, BadInput
 from assistant.citations import citation_is_valid, markers
@@ -94,11 +95,7 @@ def test_abbreviations_expand_both_ways(qa):
 
 
 def test_follow_up_uses_the_conversation(qa):
-    first = qa.ask("What is the Public Service Leaders Scheme?")
-    history = [
-        {"role": "user", "content": "What is the Public Service Leaders Scheme?"},
-        {"role": "assistant", "content": first.text},
-    ]
+    history = history_after(qa, "What is the Public Service Leaders Scheme?")
     follow = qa.ask("And when was it launched?", history=history)
     assert "22 March 2001" in follow.text
     assert "3.19.1" in _cited(follow)
