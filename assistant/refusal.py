@@ -130,10 +130,13 @@ class AnswerKinds:
         if not nouns:  # 'how many were signed': nothing named to count
             return None
         names = question_names(query.text)
-        for sentence in top:
+
+        def counts_them(sentence: Sentence) -> bool:
             named = all(self.mentions(sentence, name, whole_record=True) for name in names)
-            if has_count(sentence.text) and nouns & self.bank.stems_of(sentence) and named:
-                return None
+            return has_count(sentence.text) and bool(nouns & self.bank.stems_of(sentence)) and named
+
+        if any(counts_them(s) for s in top):
+            return None
         return f"The closest passages do not say how many {_clip(match.group(1))}."
 
     def _post_unmet(self, query: Query, intent: Intent, top: list[Sentence]) -> str | None:
@@ -149,9 +152,8 @@ class AnswerKinds:
         if not match:
             return None
         names = question_names(query.text)
-        for sentence in top:
-            if _says_who_leads(sentence.text) and all(self.mentions(sentence, name) for name in names):
-                return None
+        if any(_says_who_leads(s.text) and all(self.mentions(s, name) for name in names) for s in top):
+            return None
         return f"The closest passages do not say who {match.group(1).lower()} {_clip(match.group(2))}."
 
     def _post_asked_for(self, question: str) -> tuple[str, str] | None:
