@@ -19,7 +19,9 @@ from index.text import fold, normalize
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"
 QUESTIONS = EVAL / "questions.jsonl"
-SETS = [QUESTIONS, EVAL / "heldout.jsonl"]
+TRAIN = sorted((EVAL / "train").glob("*.jsonl"))
+BLIND = sorted((EVAL / "blind").glob("*.jsonl"))
+SETS = [QUESTIONS, EVAL / "heldout.jsonl", *TRAIN, *BLIND]
 REQUIRED = {"id", "type", "question", "history", "evidence", "paragraphs", "answer_facts"}
 _CONCLUSION_RE = re.compile(r"Conclusion (\d{1,2})")
 _SUBPARAGRAPH_RE = re.compile(r"3\.(\d{1,2})\.\d+")
@@ -29,7 +31,7 @@ def _load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module", params=SETS, ids=lambda p: p.name)
+@pytest.fixture(scope="module", params=SETS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def any_set(request) -> list[dict]:
     return _load(request.param)
 
@@ -50,7 +52,7 @@ def record_ids() -> set[str]:
     return set(load_report().by_id())
 
 
-@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SETS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_line_parses_with_the_required_keys(path):
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -130,3 +132,26 @@ def test_the_held_out_set_asks_new_questions(items):
     asked = {fold(i["question"]) for i in items}
     assert not [i["id"] for i in held_out if fold(i["question"]) in asked]
     assert not {i["id"] for i in held_out} & {i["id"] for i in items}
+
+
+def test_the_training_pool_is_big_and_asks_what_the_report_does_not_say():
+    pool = [item for path in TRAIN for item in _load(path)]
+    unanswerable = Counter(item.get("oos_kind") for item in pool if item["type"] == "out_of_scope")
+    assert len(pool) >= 800
+    assert unanswerable["near_miss"] >= 200 and unanswerable["off_topic"] >= 30
+    assert sum(1 for item in pool if item["type"] == "follow_up" and item["history"]) >= 50
+    assert {"lay", "terse", "typo", "chatty"} <= {item.get("style") for item in pool}
+
+
+def test_every_blind_set_is_big_enough_and_new(items):
+    seen = {fold(i["question"]) for path in [QUESTIONS, *TRAIN] for i in _load(path)}
+    for path in BLIND:
+        blind = _load(path)
+        assert len(blind) >= 100 and sum(1 for i in blind if i["type"] == "out_of_scope") >= 15, path.name
+        repeated = [i["id"] for i in blind if fold(i["question"]) in seen]
+        assert len(repeated) <= 0.02 * len(blind), f"{path.name} repeats pool questions: {repeated}"  # "CMPS?" twice
+
+
+def test_ids_are_unique_across_the_pool_and_the_blind_sets():
+    ids = Counter(item["id"] for path in SETS for item in _load(path))
+    assert [i for i, n in ids.items() if n > 1] == []
