@@ -27,7 +27,14 @@ DEFAULT_OUT = EVAL_DIR / "out"
 OUT_OF_SCOPE = "out_of_scope"
 EVAL_TOP_K = 10  # the deepest recall cut-off; the answerers read only their first few sources
 RECALL_KS = (1, 3, 5, 10)
-ANSWER_METRICS = ("fact_recall", "citation_validity", "citation_precision", "citation_recall", "faithfulness")
+ANSWER_METRICS = (
+    "fact_recall",
+    "citation_validity",
+    "citation_precision",
+    "citation_recall",
+    "citation_relevance",
+    "faithfulness",
+)
 
 # The table's rows, in order: (key, label, format).
 ROWS: tuple[tuple[str, str, str], ...] = (
@@ -38,6 +45,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("citation_validity", "citation validity", "{:.3f}"),
     ("citation_precision", "citation precision", "{:.3f}"),
     ("citation_recall", "citation recall", "{:.3f}"),
+    ("citation_relevance", "citation relevance", "{:.3f}"),
     ("faithfulness", "faithfulness", "{:.3f}"),
     ("refusal_precision", "refusal precision", "{:.3f}"),
     ("refusal_recall", "refusal recall", "{:.3f}"),
@@ -72,10 +80,24 @@ def load_questions(path: Path) -> tuple[list[dict], str]:
     return items, hashlib.sha256(data).hexdigest()
 
 
-def load_gates(path: Path = GATES_FILE) -> dict[str, dict[str, float]]:
-    """{metric: {"min": x} or {"max": x}} from gates.toml."""
+def load_gates(path: Path = GATES_FILE, questions: Path | None = None) -> dict[str, dict[str, float]]:
+    """{metric: {"min": x} or {"max": x}} from gates.toml for a question file: the eval set's gates, the
+    latest blind set's gates (its [blind] table), or none for any other file (measured only)."""
     with path.open("rb") as fh:
-        return dict(sorted(tomllib.load(fh).get("gates", {}).items()))
+        data = tomllib.load(fh)
+    questions = (questions or QUESTIONS_FILE).resolve()
+    if questions == QUESTIONS_FILE.resolve():
+        return dict(sorted(data.get("gates", {}).items()))
+    blind = data.get("blind", {})
+    if blind.get("file") and questions == (EVAL_DIR / blind["file"]).resolve():
+        return dict(sorted(blind.get("gates", {}).items()))
+    return {}
+
+
+def pinned_files(path: Path = GATES_FILE) -> dict[str, str]:
+    """{question file relative to eval/: its sha256} for the files the gates hold for."""
+    with path.open("rb") as fh:
+        return dict(tomllib.load(fh).get("files", {}))
 
 
 def index_stamp(assistant: Any) -> dict | None:
@@ -122,6 +144,7 @@ def score_item(item: dict, answer: Answer, latency_ms: float, records_by_id: dic
     return {
         "id": item["id"],
         "type": item["type"],
+        "style": item.get("style", ""),
         "question": item["question"],
         "out_of_scope": out_of_scope,
         "refused": answer.refused,
@@ -158,6 +181,9 @@ def _answer_scores(item: dict, answer: Answer, gold: list[str], records_by_id: d
         "citation_validity": 0.0 if validity is None else validity,  # an answer given must cite
         "citation_precision": 0.0 if precision is None else precision,
         "citation_recall": m.citation_recall(cited_ids(answer), gold),
+        "citation_relevance": m.citation_relevance(
+            sentences, item.get("evidence") or [], item.get("answer_facts") or []
+        ),
         "faithfulness": m.faithfulness(sentences, records_by_id),
     }
 
@@ -180,6 +206,37 @@ def aggregate(rows: Sequence[dict]) -> dict[str, float | int | None]:
     out["latency_p50_ms"] = m.percentile(latencies, 50)
     out["latency_p95_ms"] = m.percentile(latencies, 95)
     return dict(sorted(out.items()))
+
+
+def by_kind(rows: Sequence[dict]) -> dict[str, dict[str, float | int | None]]:
+    """Figures per kind of question (its type, and its style when the set gives one)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        for key in filter(None, [f"type:{row['type']}", row.get("style") and f"style:{row['style']}"]):
+            groups.setdefault(key, []).append(row)
+    out = {}
+    for key, members in sorted(groups.items()):
+        answerable = [r for r in members if not r["out_of_scope"]]
+        out[key] = {
+            "n": len(members),
+            "recall_at_5": m.mean_defined(r["scores"]["recall_at_5"] for r in answerable),
+            "fact_recall": m.mean_defined(r["scores"]["fact_recall"] for r in answerable),
+            "citation_relevance": m.mean_defined(r["scores"]["citation_relevance"] for r in answerable),
+            "refused": sum(r["refused"] for r in members) / len(members),
+        }
+    return out
+
+
+def markdown_by_kind(kinds: dict[str, dict]) -> str:
+    """| kind | n | recall@5 | fact recall | citation relevance | refused |"""
+    lines = ["## By kind of question", "", "| kind | n | recall@5 | fact recall | citation relevance | refused |"]
+    lines.append("|---|---|---|---|---|---|")
+    for key, f in kinds.items():
+        cells = [key, str(f["n"])] + [
+            _fmt(f[k], "{:.2f}") for k in ("recall_at_5", "fact_recall", "citation_relevance")
+        ]
+        lines.append("| " + " | ".join([*cells, f"{f['refused']:.2f}"]) + " |")
+    return "\n".join(lines)
 
 
 def evaluate(asker: Asker, items: Sequence[dict], records_by_id: dict) -> list[dict]:
@@ -276,7 +333,7 @@ def markdown_failures(fails: Sequence[dict]) -> str:
     return "\n\n".join(blocks)
 
 
-def render_markdown(meta: dict, table: str, fails: Sequence[dict]) -> str:
+def render_markdown(meta: dict, table: str, fails: Sequence[dict], kinds: dict | None = None) -> str:
     """The whole report.md."""
     head = [
         "# wiring-qa evaluation",
@@ -288,7 +345,8 @@ def render_markdown(meta: dict, table: str, fails: Sequence[dict]) -> str:
         "",
         "",
     ]
-    return "\n".join(head) + table + "\n\n" + markdown_failures(fails) + "\n"
+    kinds_text = markdown_by_kind(kinds) + "\n\n" if kinds else ""
+    return "\n".join(head) + table + "\n\n" + kinds_text + markdown_failures(fails) + "\n"
 
 
 # -- entry point -----------------------------------------------------------------
@@ -318,8 +376,8 @@ def run_eval(
 
         base_rows = evaluate(NaiveBaseline(), items, records_by_id)
         base = aggregate(base_rows)
-    # The gates hold for the eval set; another set (eval/heldout.jsonl, never tuned on) is only measured.
-    gates = load_gates() if path.resolve() == QUESTIONS_FILE.resolve() else {}
+    # The gates hold for the eval set and the latest blind set; any other set is only measured.
+    gates = load_gates(questions=path)
     status = gate_status(ours, gates)
     passed = all(v == "PASS" for v in status.values())
     fails = failures(rows)
@@ -334,7 +392,8 @@ def run_eval(
         "wall_seconds": time.perf_counter() - started,
     }
     table = markdown_table(ours, base, gates, status)
-    markdown = render_markdown(meta, table, fails)
+    kinds = by_kind(rows)
+    markdown = render_markdown(meta, table, fails, kinds)
     report = {
         **meta,
         "gates": gates,
@@ -343,6 +402,7 @@ def run_eval(
         "wiring_qa": {"aggregates": ours, "questions": rows},
         "baseline": None if base is None else {"aggregates": base, "questions": base_rows},
         "failures": fails,
+        "by_kind": kinds,
     }
     out = Path(out_dir) if out_dir else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
@@ -356,6 +416,7 @@ def run_eval(
         "aggregates": ours,
         "baseline": base,
         "failures": fails,
+        "by_kind": kinds,
         "wall_seconds": meta["wall_seconds"],
         "out_dir": str(out),
     }

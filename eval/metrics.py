@@ -204,6 +204,26 @@ def faithfulness(sentences: Sequence[Claim], records_by_id: Mapping[str, HasText
     return sum(is_supported(text, ids, records_by_id) for text, ids in sentences) / len(sentences)
 
 
+def citation_relevance(sentences: Sequence[Claim], evidence: Sequence[str], answer_facts: Facts) -> float | None:
+    """Share of cited sentences that hold gold evidence or an answer fact, or share half their content words
+    with the evidence; None without cited sentences or without evidence."""
+    cited = [text for text, ids in sentences if ids]
+    if not cited or not evidence:
+        return None
+    snippets = [fold(e) for e in evidence]
+    evidence_words = content_words(" ".join(evidence))
+    alternatives = [fold(a) for fact in answer_facts for a in fact if a.strip()]
+
+    def relevant(text: str) -> bool:
+        folded = fold(text)
+        if any(s in folded or folded in s for s in snippets) or any(a in folded for a in alternatives):
+            return True
+        words = content_words(text)
+        return bool(words) and len(words & evidence_words) >= 0.5 * len(words)
+
+    return sum(relevant(t) for t in cited) / len(cited)
+
+
 # -- refusals --------------------------------------------------------------------
 
 
