@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.citations import cite
 from assistant.conflicts import Conflicts
+from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES, FeatureBuilder, Lexicon, is_deadline
 from assistant.intent import Intent, detect_intent
-from assistant.query import Query, lacks_subject, names_in, question_names, strip_refs
-from assistant.refusal import REFUSAL, AnswerKinds, Evidence, RefusalPolicy
-from assistant.retrieve import Ranked, asks_for_abbreviation
+from assistant.learned import LinearModel, load_model
+from assistant.query import Query, lacks_subject, names_in, question_names
+from assistant.rank import question_kinds
+from assistant.refusal import REFUSAL, Decision, covered_until, refusal_reason
+from assistant.retrieve import Ranked
 from assistant.routes import Route
 from assistant.sentences import (
     ANAPHOR_RE,
@@ -19,10 +22,8 @@ from assistant.sentences import (
     SentenceBank,
     has_count,
     has_date,
-    has_number,
     names_and_figures,
     question_stems,
-    stems,
 )
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
@@ -30,28 +31,24 @@ from index.records import Record
 from index.text import fold
 
 UNCLEAR = "The question does not say what it is about: name the fund, unit, report or conclusion you mean."
-
-
-@dataclass(frozen=True)
-class ScoreWeights:
-    """How a sentence's score mixes its evidence (tuned on the eval set)."""
-
-    sentence_cosine: float = 1.5
-    keep_ratio: float = 0.7  # further sentences must score this share of the best one
-    fresh_share: float = 0.2  # ... or cover this share of the question that earlier sentences left open
-    fresh_ratio: float = 0.5  # ... while scoring at least this share of the best one
+SENTENCES = "sentences"
+ANSWERABLE = "answerable"
 
 
 @dataclass(frozen=True)
 class Scored:
+    """A candidate sentence, its feature row and the fitted sentence model's probability that it answers."""
+
     sentence: Sentence
-    score: float
+    p: float
     coverage: float
     rank: int
+    row: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 class GroundedAnswerer:
-    """Builds answers from verbatim sentences of the retrieved records."""
+    """Builds answers from verbatim sentences of the retrieved records, chosen by the fitted sentence model,
+    or refuses when the fitted answerability model says the report does not answer."""
 
     name = "grounded"
 
@@ -60,61 +57,110 @@ class GroundedAnswerer:
         records: list[Record],
         source: str,
         settings: AnswerSettings,
-        policy: RefusalPolicy | None = None,
         similarity: Callable[[str, list[tuple[str, int]]], list[float]] | None = None,
+        bank: SentenceBank | None = None,
+        features: FeatureBuilder | None = None,
+        sentence_model: LinearModel | None = None,
+        answerable_model: LinearModel | None = None,
     ):
         self.similarity = similarity  # sentence-level cosine from the index, when there is one
         self.records = records
         self.by_id = {r.id: r for r in records}
         self.source = source
         self.settings = settings
-        self.policy = policy or RefusalPolicy()
-        self.weights = ScoreWeights()
-        self.bank = SentenceBank(records)
-        self.kinds = AnswerKinds(records, self.bank, self.policy)
+        self.bank = bank or SentenceBank(records)
+        self.covered = covered_until(records)
+        self.features = features or FeatureBuilder(self.bank, Lexicon(records), self.covered and self.covered[1])
+        self.sentence_model = sentence_model
+        self.answerable_model = answerable_model
         self.conflicts = Conflicts(self.bank)
+
+    @classmethod
+    def from_model_files(cls, records, source, settings, similarity=None, bank=None, features=None):
+        """The answerer with the fitted models shipped in assistant/models/ (absent ones are skipped)."""
+        return cls(
+            records,
+            source,
+            settings,
+            similarity,
+            bank,
+            features,
+            load_model(SENTENCES, SENTENCE_FEATURES),
+            load_model(ANSWERABLE, QUESTION_FEATURES),
+        )
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         if lacks_subject(query):
             return Answer(text=UNCLEAR, refused=True, answerer=self.name)
         intent = detect_intent(query.text)
+        kinds = question_kinds(query)
+        scored = self.score_sentences(query, ranked, kinds)
+        decision = self.decide(query, ranked, scored, kinds, bool(route))
+        if not decision.answerable:
+            return self._refusal(ranked, decision.reason)
         if route.conclusions and not _names_other_things(query):
-            picked = self._conclusion_answer(route.conclusions[:3], query, intent, ranked)
+            picked = self._conclusion_answer(route.conclusions[:3], query, intent, scored)
+        elif route:
+            picked = self._routed(scored, route)
         else:
-            scored = self._score(query, ranked, intent)
-            reason = self._refusal_reason(scored, ranked, intent, route, query)
-            if reason is not None:
-                return self._refusal(ranked, reason)
-            picked = self._routed(scored, route) if route else self._pick(scored, intent, query)
-            label, conflicting = self.conflicts.find(picked)
-            if label:
-                extra = [s for s in conflicting if s not in picked]
-                at = 1 + next((i for i, s in enumerate(picked[1:]) if not ANAPHOR_RE.match(s.text)), len(picked) - 1)
-                return self._compose(
-                    picked[:at] + extra + picked[at:], label=label
-                )  # after the first sentence and what leans on it
-        return self._compose(picked)
+            picked = self._pick(scored, intent, query)
+        label, conflicting = self.conflicts.find(picked)
+        if label:
+            extra = [s for s in conflicting if s not in picked]
+            at = 1 + next((i for i, s in enumerate(picked[1:]) if not ANAPHOR_RE.match(s.text)), len(picked) - 1)
+            picked = picked[:at] + extra + picked[at:]  # after the first sentence and what leans on it
+        return self._compose(picked, label=label)
 
-    # -- general questions -------------------------------------------------------
+    # -- the fitted stages -------------------------------------------------------
 
-    def _score(self, query: Query, ranked: list[Ranked], intent: Intent) -> list[Scored]:
-        query_stems = question_stems(query.text, query.expanded)
-        out = []
-        glossary_question = asks_for_abbreviation(query.text)
+    def score_sentences(self, query: Query, ranked: list[Ranked], kinds: dict[str, bool]) -> list[Scored]:
+        """Every sentence of the first few records (and of every routed one), best first."""
+        stems_ = question_stems(query.text, query.expanded)
+        names = question_names(query.text)
+        depth = self.settings.answer_records
         candidates = [
             (rank, item, sentence)
             for rank, item in enumerate(ranked)
-            if rank < 6 or item.routed
-            if item.record.kind != "abbreviation" or glossary_question
+            if rank < depth or item.routed
+            if item.record.kind != "abbreviation" or kinds.get("abbreviation")
             for sentence in self.bank.sentences(item.record.id)
         ]
         cosines = self._cosines(query, [c[2] for c in candidates])
-        for (rank, item, sentence), cosine in zip(candidates, cosines, strict=True):
-            prior = 1.0 / (1 + rank) * (1.2 if item.routed else 1.0)
-            coverage = self.bank.coverage(query_stems, sentence)
-            score = coverage + 0.35 * prior + 0.25 * max(item.dense, 0) + self.weights.sentence_cosine * cosine
-            out.append(Scored(sentence, score + _type_bonus(sentence.text, intent), coverage, rank))
-        return sorted(out, key=lambda s: (-s.score, s.rank, s.sentence.position))
+        rows = [
+            self.features.sentence_row(sentence, _record_p(item, rank), rank, item.routed, cosine, stems_, names, kinds)
+            for (rank, item, sentence), cosine in zip(candidates, cosines, strict=True)
+        ]
+        self.features.add_record_context(rows, [c[2] for c in candidates])
+        ps = self.sentence_model.probabilities(rows) if self.sentence_model else [_unfitted_p(r) for r in rows]
+        out = [
+            Scored(sentence, p, row["coverage"], rank, row)
+            for (rank, _, sentence), row, p in zip(candidates, rows, ps, strict=True)
+        ]
+        return sorted(out, key=lambda s: (-s.p, s.rank, s.sentence.position))
+
+    def question_row(
+        self, query: Query, ranked: list[Ranked], scored: list[Scored], kinds: dict[str, bool], routed: bool = False
+    ) -> dict[str, float]:
+        """The features the answerability model reads."""
+        record_rows = [_signal_row(r) for r in ranked]
+        record_ps = [_record_p(r, i) for i, r in enumerate(ranked)]
+        bm25_top = max((r.signals.bm25_raw for r in ranked[:3] if r.signals), default=0.0)
+        top = [(s.sentence, s.row, s.p) for s in scored[:8]]
+        return self.features.question_row(query, record_rows, record_ps, top, bm25_top, kinds, routed)
+
+    def decide(
+        self, query: Query, ranked: list[Ranked], scored: list[Scored], kinds: dict[str, bool], routed: bool = False
+    ) -> Decision:
+        """Answer or refuse; without a fitted model, answer whenever some sentence was found."""
+        if not scored:
+            return Decision(False, 0.0, "")
+        row = self.question_row(query, ranked, scored, kinds, routed)
+        if self.answerable_model is None:
+            return Decision(True, 1.0)
+        p = self.answerable_model.probability(row)
+        if p >= self.answerable_model.threshold:
+            return Decision(True, p)
+        return Decision(False, p, refusal_reason(query, row, kinds, self.covered))
 
     def _cosines(self, query: Query, sentences: list[Sentence]) -> list[float]:
         if self.similarity is None or not sentences:
@@ -124,68 +170,33 @@ class GroundedAnswerer:
         except Exception:  # noqa: BLE001 - the index went away mid-session: score by words alone
             return [0.0] * len(sentences)
 
-    def evidence(self, query: Query, ranked: list[Ranked], scored: list[Scored], intent: Intent) -> Evidence:
-        """The features the refusal policy reads."""
-        return Evidence(
-            coverage=scored[0].coverage if scored else 0.0,
-            dense=max((r.dense for r in ranked[:3]), default=0.0),
-            unknown=self.bank.unknown_share(stems(_without_expanded_acronyms(query))),
-            unmet=self.kinds.unmet(query, intent, [s.sentence for s in scored[:8]]),
-        )
-
-    def _refusal_reason(
-        self, scored: list[Scored], ranked: list[Ranked], intent: Intent, route: Route, query: Query
-    ) -> str | None:
-        """None to answer; otherwise why not, in a sentence for the reader ("" when there is nothing more to say)."""
-        if route:
-            return None
-        if not scored:
-            return ""
-        ev = self.evidence(query, ranked, scored, intent)
-        if ev.unmet is not None:
-            return ev.unmet
-        if ev.unknown >= self.policy.max_unknown:
-            return ""
-        return "" if ev.dense < self.policy.min_dense and ev.coverage < self.policy.rescue_coverage else None
+    # -- general questions -------------------------------------------------------
 
     def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
-        """The best sentence, then greedily those nearly as good or that answer a part of the question still open."""
+        """The most likely answer sentence, then those the model finds nearly as likely, then context."""
         best = scored[0]
-        query_stems = set(question_stems(query.text, query.expanded))
+        floor = max(self.settings.sentence_min_p, self.settings.sentence_keep_ratio * best.p)
+        names = question_names(query.text)
         picked = [best.sentence]
-        pool = scored[1:20]
-        while len(picked) < self.settings.max_sentences:
-            covered = set().union(*(self.bank.stems_of(s) for s in picked))
-            open_share = self._share(query_stems - covered, query_stems)
-            choices = []
-            for item in pool:
-                if item.sentence in picked or self._repeats(item.sentence, picked):
-                    continue
-                fresh = self.bank.coverage(query_stems - covered, item.sentence) * open_share
-                strong = item.score >= self.weights.keep_ratio * best.score and item.coverage >= 0.5 * best.coverage
-                novel = fresh >= self.weights.fresh_share and item.score >= self.weights.fresh_ratio * best.score
-                if strong or novel:
-                    choices.append((item.score + fresh, item))
-            if not choices:
+        for item in scored[1:]:
+            if len(picked) >= self.settings.max_sentences or item.p < floor:
                 break
-            picked.append(max(choices, key=lambda c: c[0])[1].sentence)
-        return self._with_list_items(self._with_context(picked, intent, query, query_stems))
+            if not self._repeats(item.sentence, picked) and not _names_another(item.sentence.text, names):
+                picked.append(item.sentence)
+        asked = set(question_stems(query.text, query.expanded))
+        return self._with_list_items(self._with_context(picked, intent, query, asked), intent.listing)
 
     def _routed(self, scored: list[Scored], route: Route) -> list[Sentence]:
         """Records the question names by number: one named record's best sentences in reading order; for
-        several ('the PSA table', 'Part 4', '3.18.1-4'), each one's opening sentence, and the best sentence."""
+        several (the PSA table, a part, a run of paragraphs), each one's opening sentence, and the best sentence."""
         mine = [s for s in scored if s.sentence.record.id in route.ids]
         if len(route.ids) == 1:
             return sorted((s.sentence for s in mine[: self.settings.max_sentences]), key=lambda s: s.position)
         openings = [self.bank.sentences(rid)[0] for rid in route.ids[:8] if self.bank.sentences(rid)]
         return list(dict.fromkeys(openings + [s.sentence for s in mine[:1]])) or [scored[0].sentence]
 
-    def _share(self, part: set[str], whole: set[str]) -> float:
-        total = sum(self.bank.weight(s) for s in whole)
-        return sum(self.bank.weight(s) for s in part) / total if total else 0.0
-
     def _repeats(self, sentence: Sentence, picked: list[Sentence]) -> bool:
-        """Mostly said already, with no name or figure of its own (Part 2 often repeats a Part 3 sentence;
+        """Mostly said already, with no name or figure of its own (the summary often repeats Part 3;
         a repeat that names a thing differently is kept, since readers need to see the difference)."""
         mine = self.bank.stems_of(sentence)
         for other in picked:
@@ -223,14 +234,25 @@ class GroundedAnswerer:
         """The sentences of the footnotes a record carries (their markers stand in its text)."""
         return [s for link in record.links if link.startswith("Footnote ") for s in self.bank.sentences(link)]
 
-    def _with_list_items(self, picked: list[Sentence]) -> list[Sentence]:
-        """A sentence that introduces a list ('… four key themes:') brings its items, right after it."""
+    def _with_list_items(self, picked: list[Sentence], asks_list: bool = False) -> list[Sentence]:
+        """A sentence that introduces a list ('… four key themes:') brings its items, right after it; when the
+        question asks for a list, an item brings its lead-in and the other items."""
         out: list[Sentence] = []
         for sentence in picked:
+            lead = self._lead_in_of(sentence) if asks_list else None
+            if lead is not None:
+                out.append(lead)
+                sentence = lead
             out.append(sentence)
             if self._leads_list(sentence):
                 out += self.bank.sentences(sentence.record.id)[sentence.position + 1 :][:12]
         return list(dict.fromkeys(out))
+
+    def _lead_in_of(self, sentence: Sentence) -> Sentence | None:
+        """The sentence that introduces the list this one is an item of, if it is one."""
+        earlier = self.bank.sentences(sentence.record.id)[: sentence.position]
+        leads = [s for s in earlier if self._leads_list(s)]
+        return leads[-1] if leads else None
 
     def _leads_list(self, sentence: Sentence) -> bool:
         """Ends with ':' and is not itself an item of a list begun earlier in the record (a stray ':' there)."""
@@ -240,49 +262,34 @@ class GroundedAnswerer:
     # -- conclusions -------------------------------------------------------------
 
     def _conclusion_answer(
-        self, numbers: list[int], query: Query, intent: Intent, ranked: list[Ranked]
+        self, numbers: list[int], query: Query, intent: Intent, scored: list[Scored]
     ) -> list[Sentence]:
+        """A named conclusion: its statement and 'By when', then what the sentence model finds most telling
+        in its progress paragraphs (only the deadline when that is all the question asks)."""
         picked: list[Sentence] = []
         only_deadline = intent.by_when and not intent.progress and not intent.recommend
         for number in numbers:
             head = self.bank.sentences(f"Conclusion {number}")
-            cut = _by_when_offset(head)
-            statement = [s for s in head if s.start < cut]
-            deadline = [s for s in head if s.start >= cut]
+            deadline = [s for s in head if is_deadline(s)]
             if only_deadline:
                 picked += deadline
                 continue
-            picked += statement + deadline
+            picked += [s for s in head if not is_deadline(s)] + deadline
             if intent.progress or not intent.recommend or len(numbers) == 1:
-                picked += self._progress(number, query, len(numbers))
+                picked += self._progress(number, scored, len(numbers))
         return picked
 
-    def _progress(self, number: int, query: Query, how_many: int) -> list[Sentence]:
-        """What happened: the most telling sentence of each progress paragraph, then the next most telling."""
-        query_stems = set(stems(strip_refs(query.text)))
-        best_of_each, others = [], []
-        for paragraph in (r for r in self.records if r.conclusion == number and r.kind == "paragraph"):
-            ranked = sorted(
-                ((self._progress_score(query_stems, s), s) for s in self.bank.sentences(paragraph.id)),
-                key=lambda c: (-c[0], c[1].position),
-            )
-            best_of_each += ranked[:1]
-            others += ranked[1:]
-        limit = 8 if how_many == 1 else 2
-        by_score = lambda c: (-c[0], c[1].record.order, c[1].position)  # noqa: E731
-        chosen = sorted(best_of_each, key=by_score)[:limit]
-        chosen += sorted(others, key=by_score)[: limit - len(chosen)]
-        return sorted((s for _, s in chosen), key=lambda s: (s.record.order, s.position))
-
-    def _progress_score(self, query_stems: set[str], sentence: Sentence) -> float:
-        score = self.bank.coverage(query_stems, sentence)
-        if sentence.position == 0:
-            score += 0.3  # a paragraph's first sentence says what it is about
-        if has_date(sentence.text) or has_number(strip_refs(sentence.text)):
-            score += 0.2  # dates and figures are what a reader checks progress by
-        if _CROSS_REFERENCE_RE.match(sentence.text):
-            score -= 0.3  # pointers elsewhere are shown as related paragraphs
-        return score
+    def _progress(self, number: int, scored: list[Scored], how_many: int) -> list[Sentence]:
+        """What happened: the sentence the model rates highest in each progress paragraph, the best paragraphs
+        first up to a limit, shown in reading order."""
+        best: dict[str, Scored] = {}
+        for s in scored:  # best first, so the first seen of each paragraph is its best
+            record = s.sentence.record
+            if record.conclusion == number and record.kind == "paragraph":
+                best.setdefault(record.id, s)
+        limit = self.settings.progress_sentences if how_many == 1 else 1
+        chosen = list(best.values())[:limit]
+        return sorted((s.sentence for s in chosen), key=lambda s: (s.record.order, s.position))
 
     # -- output ------------------------------------------------------------------
 
@@ -302,22 +309,18 @@ class GroundedAnswerer:
         return Answer(text=text, refused=True, answerer=self.name)
 
 
-def _type_bonus(text: str, intent: Intent) -> float:
-    bonus = 0.0
-    if intent.money and "£" in text:
-        bonus += 0.25
-    elif intent.count and has_count(text):
-        bonus += 0.15
-    if intent.when and has_date(text):
-        bonus += 0.15
-    if intent.listing and _leads_in(text):
-        bonus += 0.15  # a list's lead-in brings its items
-    return bonus
+def _record_p(item: Ranked, rank: int) -> float:
+    """The ranker's probability for a record; without a fitted ranker, a rank-based stand-in."""
+    return item.probability if item.probability is not None else 1.0 / (1 + rank)
 
 
-_CROSS_REFERENCE_RE = re.compile(
-    r"^(?:See (?:also )?(?:the )?|The response to conclusion \d+.{0,30}is also relevant)", re.I
-)
+def _signal_row(item: Ranked) -> dict[str, float]:
+    return {"dense_window": item.signals.dense_window if item.signals else item.dense}
+
+
+def _unfitted_p(row: dict[str, float]) -> float:
+    """Before the sentence model is fitted (eval/fit.py's first pass): words and meaning, equally."""
+    return 0.5 * row["coverage"] + 0.5 * max(row["cosine"], 0.0)
 
 
 def _supplies(text: str, lacking: str, intent: Intent) -> bool:
@@ -357,16 +360,3 @@ def _leads_in(text: str) -> bool:
 def _names_other_things(query: Query) -> bool:
     """'Which conclusion covers X?' names a conclusion only as the thing asked for."""
     return bool(re.search(r"\bwhich (conclusion|recommendation)", query.text, re.I))
-
-
-def _without_expanded_acronyms(query: Query) -> str:
-    """The question without the acronyms that were expanded (their expansions stand in for them)."""
-    if query.expanded == query.text:
-        return query.text
-    return re.sub(r"\b[A-Z]{2,6}s?\b", " ", query.expanded)
-
-
-def _by_when_offset(head: list[Sentence]) -> int:
-    """Where a conclusion's 'By when' line starts in its record text."""
-    at = re.search(r"^By [Ww]hen", head[0].record.text, re.M) if head else None
-    return at.start() if at else 10**9

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Protocol
 
-from assistant.query import build_glossary, build_initialisms, clean_history, clean_question, resolve
+from assistant.query import Query, build_glossary, build_initialisms, clean_history, clean_question, resolve
 from assistant.retrieve import HybridRetriever, Ranked
 from assistant.routes import Route, find_route
 from assistant.settings import Settings, get_settings
@@ -67,12 +67,9 @@ class ReportAssistant:
         `answerer` picks one of `self.answerers` by name ("grounded", or "llm" when configured).
         """
         started = time.perf_counter()
-        text = clean_question(question, self.settings.answer.max_question_chars)
-        turns = clean_history(history)
-        query = resolve(text, turns, self.records, self.glossary, self.initialisms)
-        route = find_route(query.text, self.records)
+        query, route = self.prepare(question, history)
         retrieved_at = time.perf_counter()
-        ranked, degraded = self.retriever.search(query.expanded, k=top_k or self.settings.retrieval.top_k, route=route)
+        ranked, degraded = self.retriever.search(query, k=top_k or self.settings.retrieval.top_k, route=route)
         answered_at = time.perf_counter()
         answer = self._answerer(answerer).answer(query, ranked, route)
         if degraded:
@@ -87,6 +84,12 @@ class ReportAssistant:
             "total": (done - started) * 1000,
         }
         return answer
+
+    def prepare(self, question: str, history: list | None = None) -> tuple[Query, Route]:
+        """The cleaned question resolved against the history, and the records it names by number."""
+        text = clean_question(question, self.settings.answer.max_question_chars)
+        query = resolve(text, clean_history(history), self.records, self.glossary, self.initialisms)
+        return query, find_route(query.text, self.records)
 
     def stream(
         self, question: str, history: list | None = None, top_k: int | None = None, answerer: str | None = None
@@ -130,13 +133,23 @@ class ReportAssistant:
 def build_parts(settings: Settings) -> dict:
     """The default parts, built from settings: the parsed report, the hybrid retriever, the answerer."""
     from assistant.answer import GroundedAnswerer
+    from assistant.features import FeatureBuilder, Lexicon
+    from assistant.rank import RecordRanker
+    from assistant.refusal import covered_until
+    from assistant.sentences import SentenceBank
     from index.report import load_report
     from index.store import open_index
 
     report = load_report(settings.index.report_path)
     index = open_index(settings.index)
-    retriever = HybridRetriever(index, report.records, settings.retrieval)
-    grounded = GroundedAnswerer(report.records, report.source, settings.answer, similarity=index.sentence_similarity)
+    bank = SentenceBank(report.records)
+    covered = covered_until(report.records)
+    features = FeatureBuilder(bank, Lexicon(report.records), covered and covered[1])
+    ranker = RecordRanker.load(features, report.by_id(), settings.retrieval.rerank_depth)
+    retriever = HybridRetriever(index, report.records, settings.retrieval, ranker)
+    grounded = GroundedAnswerer.from_model_files(
+        report.records, report.source, settings.answer, index.sentence_similarity, bank, features
+    )
     answerer, alternatives = grounded, []
     if settings.llm.base_url:
         from assistant.llm import LLMAnswerer

@@ -30,6 +30,12 @@ _MONEY_STRICT_RE = re.compile(
     re.I,
 )
 _WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
+_WHO_RE = re.compile(
+    r"\b(who|whom|whose|which (?:minister|official|person|people)|name of the (?:head|chair|minister))\b", re.I
+)
+_WHERE_RE = re.compile(
+    r"\b(where|which (?:country|countries|city|cities|region|regions|town|towns|area|areas))\b", re.I
+)
 _LIST_RE = re.compile(
     r"\b(list|which|what are|what were|name the|who are|elements|themes|members|goals|aims|objectives|priorities)\b",
     re.I,
@@ -46,6 +52,8 @@ class Intent:
     when: bool
     listing: bool
     money_strict: bool  # asks for a sum of money in so many words
+    person: bool = False
+    place: bool = False
 
 
 def detect_intent(question: str) -> Intent:
@@ -59,4 +67,6 @@ def detect_intent(question: str) -> Intent:
         when=bool(_WHEN_RE.search(question)),
         listing=bool(_LIST_RE.search(question)),
         money_strict=bool(_MONEY_STRICT_RE.search(question)),
+        person=bool(_WHO_RE.search(question)),
+        place=bool(_WHERE_RE.search(question)),
     )

@@ -6,13 +6,18 @@ import contextlib
 import io
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from assistant.query import question_names
+from assistant.features import Signals
+from assistant.query import Query, question_names
 from assistant.routes import Route, conclusion_family, find_route
 from assistant.settings import RetrievalSettings
 from index.records import Record
 from index.store import ReportIndex
 from index.text import fold
+
+if TYPE_CHECKING:
+    from assistant.rank import RecordRanker
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class Ranked:
     score: float
     dense: float
     routed: bool = False
+    signals: Signals | None = None
+    probability: float | None = None  # the fitted ranker's, when there is one
 
 
 _ABBREVIATION_WORDS_RE = re.compile(
@@ -97,39 +104,70 @@ def _best_of(*hit_lists):
 
 
 class HybridRetriever:
-    """Routes first, then dense and BM25 candidates fused by reciprocal rank."""
+    """Routes first, then dense and BM25 candidates fused by reciprocal rank and reordered by the fitted
+    record ranker (assistant/models/ranker.json) when there is one."""
 
-    def __init__(self, index: ReportIndex, records: list[Record], settings: RetrievalSettings):
+    def __init__(
+        self,
+        index: ReportIndex,
+        records: list[Record],
+        settings: RetrievalSettings,
+        ranker: RecordRanker | None = None,
+    ):
         self.index = index
         self.records = records
         self.by_id = {r.id: r for r in records}
         self.settings = settings
+        self.ranker = ranker
         self.bm25 = BM25Search(records, settings.bm25_k)
         self.folded = {r.id: fold(f"{r.heading} {r.text}") for r in records}
 
-    def retrieve(self, text: str, k: int | None = None, route: Route | None = None) -> list[Ranked]:
+    def retrieve(self, text: str | Query, k: int | None = None, route: Route | None = None) -> list[Ranked]:
         """Ranked records for a (resolved, expanded) question."""
         return self.search(text, k, route)[0]
 
-    def search(self, text: str, k: int | None = None, route: Route | None = None) -> tuple[list[Ranked], str]:
+    def search(self, text: str | Query, k: int | None = None, route: Route | None = None) -> tuple[list[Ranked], str]:
         """Ranked records, and a one-line notice when the dense index could not be reached."""
+        query = text if isinstance(text, Query) else Query(text, text, text, False)
         k = k or self.settings.top_k
-        route = route if route is not None else find_route(text, self.records)
+        route = route if route is not None else find_route(query.expanded, self.records)
+        candidates, notice = self.candidates(query.expanded)
+        if self.ranker is not None and self.ranker.model is not None:
+            ranked = self.ranker.rank(query, candidates)
+        else:
+            ranked = [Ranked(self.by_id[rid], score, sig.dense_window, signals=sig) for rid, score, sig in candidates]
+            if not asks_for_abbreviation(query.expanded):
+                ranked = _demote_glossary(ranked)
+        cosine = {rid: sig.dense_window for rid, _, sig in candidates}
+        return self._apply_route(ranked, route, cosine)[:k], notice
+
+    def candidates(self, text: str) -> tuple[list[tuple[str, float, Signals]], str]:
+        """Every record some search found, in fused order, with what each search said of it."""
         notice = ""
         try:
             windows = self.index.search(text, self.settings.dense_k)
-            dense = _best_of(windows, self._sentence_hits(text))
+            sentences = self._sentence_hits(text)
         except Exception as exc:  # noqa: BLE001 - a dead server or a damaged index: keep answering from BM25
-            windows, dense = [], []
+            windows, sentences = [], []
             notice = f"the vector index is unavailable ({type(exc).__name__}); answered from keyword search only"
+        dense = _best_of(windows, sentences)
         lexical = self.bm25.search(text)
         lexical_ids = [rid for rid, _ in lexical]
-        fused = self._fuse([[h.record_id for h in dense], lexical_ids, self._naming(text, lexical_ids)])
-        cosine = {h.record_id: h.score for h in windows}  # whole-window cosines: what the refusal policy reads
-        ranked = [Ranked(self.by_id[rid], score, cosine.get(rid, 0.0)) for rid, score in fused if rid in self.by_id]
-        if not asks_for_abbreviation(text):
-            ranked = _demote_glossary(ranked)
-        return self._apply_route(ranked, route, cosine)[:k], notice
+        naming = self._naming(text, lexical_ids)
+        fused = self._fuse([[h.record_id for h in dense], lexical_ids, naming])
+        top_bm25 = lexical[0][1] if lexical else 1.0
+        signals: dict[str, Signals] = {}
+        for rank, (rid, _) in enumerate(fused):
+            signals[rid] = Signals(fused_rank=rank, named=rid in naming)
+        for hits, attr in ((windows, "dense_window"), (sentences, "dense_sentence")):
+            for hit in hits:
+                if hit.record_id in signals:
+                    setattr(signals[hit.record_id], attr, hit.score)
+        for rank, hit in enumerate(dense):
+            signals[hit.record_id].dense_rank = rank
+        for rank, (rid, score) in enumerate(lexical):
+            signals[rid].bm25, signals[rid].bm25_raw, signals[rid].bm25_rank = score / top_bm25, score, rank
+        return [(rid, score, signals[rid]) for rid, score in fused if rid in self.by_id], notice
 
     def _sentence_hits(self, text: str) -> list:
         """A record's best sentence can match a short question better than its whole window does;
@@ -140,7 +178,7 @@ class HybridRetriever:
             return []
 
     def _naming(self, text: str, lexical_ids: list[str]) -> list[str]:
-        """The few records that name a rare thing the question names ('Incentives for Change'), best first."""
+        """The few records that name a rare thing the question names, best first."""
         found: list[str] = []
         for name in (fold(n) for n in question_names(text)):
             holders = [r.id for r in self.records if r.kind != "abbreviation" and name in self.folded[r.id]]
@@ -170,5 +208,9 @@ class HybridRetriever:
             routed_ids += family[:2] + sorted(family[2:], key=lambda rid: hybrid_rank.get(rid, len(ranked)))
         routed_ids = list(dict.fromkeys(routed_ids))
         top = ranked[0].score if ranked else 1.0
-        routed = [Ranked(self.by_id[rid], top + 1.0, cosine.get(rid, 1.0), True) for rid in routed_ids]
+        known = {r.record.id: r for r in ranked}
+        routed = [
+            Ranked(self.by_id[rid], top + 1.0, cosine.get(rid, 1.0), True, known[rid].signals if rid in known else None)
+            for rid in routed_ids
+        ]
         return routed + [r for r in ranked if r.record.id not in set(routed_ids)]

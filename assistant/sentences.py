@@ -112,6 +112,11 @@ class SentenceBank:
         total = sum(self.weight(s) * share for s, share in shares.items())
         return sum(self.weight(s) * share for s, share in shares.items() if s in bag) / total
 
+    def coverage_of(self, query_stems: dict[str, float], bag: frozenset[str]) -> float:
+        """Share of the question's weighted stems found in a bag of stems (a record's, say)."""
+        total = sum(self.weight(s) * share for s, share in query_stems.items())
+        return sum(self.weight(s) * share for s, share in query_stems.items() if s in bag) / total if total else 0.0
+
     def all_sentences(self):
         for sentences in self.by_record.values():
             yield from sentences

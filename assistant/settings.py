@@ -27,6 +27,9 @@ class RetrievalSettings(BaseModel):
         ge=0,
         description="A name the question uses counts as a third ranking when at most this many records hold it.",
     )
+    rerank_depth: int = Field(
+        30, ge=1, le=300, description="Fused candidates the fitted record ranker reorders; the rest keep their order."
+    )
 
 
 class AnswerSettings(BaseModel):
@@ -38,6 +41,16 @@ class AnswerSettings(BaseModel):
         ge=1,
         le=12,
         description="Sentences a grounded answer picks; each may bring the sentence it leans on and its list items.",
+    )
+    answer_records: int = Field(6, ge=1, le=30, description="Top-ranked records whose sentences may answer.")
+    sentence_min_p: float = Field(
+        0.15, ge=0, le=1, description="A further sentence joins the answer only if the sentence model gives it this."
+    )
+    sentence_keep_ratio: float = Field(
+        0.3, ge=0, le=1, description="... and at least this share of the best sentence's probability."
+    )
+    progress_sentences: int = Field(
+        8, ge=1, le=30, description="Progress paragraphs (one sentence each) most for a conclusion asked about alone."
     )
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused as bad input.")
 
