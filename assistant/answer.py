@@ -181,7 +181,9 @@ class GroundedAnswerer:
         for item in scored[1:]:
             if len(picked) >= self.settings.max_sentences or item.p < floor:
                 break
-            if not self._repeats(item.sentence, picked) and not _names_another(item.sentence.text, names):
+            if not self._repeats(item.sentence, picked) and not _names_another(
+                self.bank.leaning_text(item.sentence), names
+            ):
                 picked.append(item.sentence)
         asked = set(question_stems(query.text, query.expanded))
         return self._with_list_items(self._with_context(picked, intent, query, asked), intent.listing)

@@ -250,9 +250,7 @@ class FeatureBuilder:
         kinds: dict,
     ) -> dict[str, float]:
         text = sentence.text
-        context = text
-        if sentence.position > 0 and ANAPHOR_RE.match(text):
-            context = self.bank.sentences(sentence.record.id)[sentence.position - 1].text + " " + text
+        context = self.bank.leaning_text(sentence)
         row = {
             "record_p": record_p,
             "record_rr": reciprocal(record_rank),

@@ -117,6 +117,12 @@ class SentenceBank:
         total = sum(self.weight(s) * share for s, share in query_stems.items())
         return sum(self.weight(s) * share for s, share in query_stems.items() if s in bag) / total if total else 0.0
 
+    def leaning_text(self, sentence: Sentence) -> str:
+        """The sentence with the one before it when it leans on it ('It is a seed corn fund …')."""
+        if sentence.position > 0 and ANAPHOR_RE.match(sentence.text):
+            return self.by_record[sentence.record.id][sentence.position - 1].text + " " + sentence.text
+        return sentence.text
+
     def all_sentences(self):
         for sentences in self.by_record.values():
             yield from sentences
