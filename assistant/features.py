@@ -17,7 +17,7 @@ from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_count, h
 from index.records import Record
 from index.text import fold
 
-FEATURE_VERSION = "2"
+FEATURE_VERSION = "3"
 
 # The kinds of answer a question can ask for, each with the test a sentence must pass to give it.
 ASKED_KINDS = ("money", "count", "date", "person", "list", "deadline")
@@ -62,6 +62,8 @@ RECORD_FEATURES = (
     "kind_abbreviation",
     "abbreviation_asked",
     "kind_met",
+    "progress_asked_paragraph",
+    "recommend_asked_conclusion",
 )
 
 SENTENCE_FEATURES = (
@@ -80,6 +82,8 @@ SENTENCE_FEATURES = (
     "record_coverage",
     "neighbour_coverage",
     "cosine_rank_in_record",
+    "progress_asked_paragraph",
+    "recommend_asked_statement",
     *(f"gives_{kind}" for kind in ASKED_KINDS),
     *(f"asked_and_gives_{kind}" for kind in ASKED_KINDS),
 )
@@ -232,6 +236,8 @@ class FeatureBuilder:
             "kind_abbreviation": float(record.kind == "abbreviation"),
             "abbreviation_asked": float(record.kind == "abbreviation" and kinds.get("abbreviation", False)),
             "kind_met": float(self._meets(sentences, kinds)),
+            "progress_asked_paragraph": float(kinds.get("progress", False) and record.kind == "paragraph"),
+            "recommend_asked_conclusion": float(kinds.get("recommend", False) and record.kind == "conclusion"),
         }
 
     def _meets(self, sentences: list[Sentence], kinds: dict) -> bool:
@@ -264,6 +270,10 @@ class FeatureBuilder:
             "cross_reference": float(bool(_CROSS_REFERENCE_RE.match(text))),
             "log_chars": math.log(1 + len(text)),
             "conclusion_statement": float(sentence.record.kind == "conclusion" and not is_deadline(sentence)),
+            "progress_asked_paragraph": float(kinds.get("progress", False) and sentence.record.kind == "paragraph"),
+            "recommend_asked_statement": float(
+                kinds.get("recommend", False) and sentence.record.kind == "conclusion" and not is_deadline(sentence)
+            ),
             "record_coverage": 0.0,  # filled in by add_record_context, which sees the record's other sentences
             "neighbour_coverage": 0.0,
             "cosine_rank_in_record": 0.0,

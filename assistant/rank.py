@@ -14,8 +14,15 @@ RANKER = "ranker"
 
 
 def question_kinds(query: Query) -> dict[str, bool]:
-    """The kinds of answer asked for, and whether the question asks what an abbreviation means."""
-    return {**asked_kinds(detect_intent(query.text)), "abbreviation": asks_for_abbreviation(query.text)}
+    """The kinds of answer asked for; whether the question asks what an abbreviation means, what was
+    recommended or what progress was made."""
+    intent = detect_intent(query.text)
+    return {
+        **asked_kinds(intent),
+        "abbreviation": asks_for_abbreviation(query.text),
+        "progress": intent.progress,
+        "recommend": intent.recommend,
+    }
 
 
 class RecordRanker:

@@ -30,11 +30,16 @@ from index.text import fold
 EVAL_DIR = Path(__file__).resolve().parent
 TRAIN_DIR = EVAL_DIR / "train"
 # Sets that were fitted on or looked at: the eval set, the project's old held-out set, and scored blind sets.
-JOINED = (EVAL_DIR / "questions.jsonl", EVAL_DIR / "heldout.jsonl", EVAL_DIR / "blind" / "blind-1.jsonl")
+JOINED = (
+    EVAL_DIR / "questions.jsonl",
+    EVAL_DIR / "heldout.jsonl",
+    EVAL_DIR / "blind" / "blind-1.jsonl",
+    EVAL_DIR / "blind" / "blind-2.jsonl",
+)
 OUT_OF_SCOPE = "out_of_scope"
 FOLDS = 5
 TREES = 150
-MAX_FALSE_REFUSALS = 0.03  # the answerability threshold refuses as much as it can while CV false refusals stay under
+MAX_FALSE_REFUSALS = 0.04  # the answerability threshold refuses as much as it can while CV false refusals stay under
 
 
 def pool_files() -> list[Path]:
