@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from assistant.citations import cite
 from assistant.conflicts import Conflicts
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES, FeatureBuilder, Lexicon, is_deadline
 from assistant.intent import Intent, detect_intent
-from assistant.learned import LinearModel, load_model
+from assistant.learned import MODELS_DIR, LinearModel, load_model
 from assistant.query import Query, lacks_subject, names_in, question_names
 from assistant.rank import question_kinds
 from assistant.refusal import REFUSAL, Decision, covered_until, refusal_reason
@@ -76,18 +77,15 @@ class GroundedAnswerer:
         self.conflicts = Conflicts(self.bank)
 
     @classmethod
-    def from_model_files(cls, records, source, settings, similarity=None, bank=None, features=None):
-        """The answerer with the fitted models shipped in assistant/models/ (absent ones are skipped)."""
-        return cls(
-            records,
-            source,
-            settings,
-            similarity,
-            bank,
-            features,
-            load_model(SENTENCES, SENTENCE_FEATURES),
-            load_model(ANSWERABLE, QUESTION_FEATURES),
-        )
+    def from_model_files(
+        cls, records, source, settings, similarity=None, bank=None, features=None, directory: Path | None = MODELS_DIR
+    ):
+        """The answerer with the fitted models from `directory` (None: none, as while they are being fitted)."""
+        models = [
+            load_model(n, f, directory) if directory else None
+            for n, f in ((SENTENCES, SENTENCE_FEATURES), (ANSWERABLE, QUESTION_FEATURES))
+        ]
+        return cls(records, source, settings, similarity, bank, features, *models)
 
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         if lacks_subject(query):

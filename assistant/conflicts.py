@@ -79,7 +79,7 @@ def _variant(a: list[str], b: list[str]) -> bool:
     if [_spelling(w) for w in a] == [_spelling(w) for w in b]:
         return False  # "Office's" and "Office", "Co-ordination" and "Coordination": one name spelt two ways
     if sorted(a) == sorted(b):
-        return True  # "Centre for Policy and Management Studies" / "… Management and Policy …"
+        return True  # the same words in another order: "X and Y Unit" / "Y and X Unit"
     diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
     if len(diff) != 1:
         return False

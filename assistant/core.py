@@ -134,6 +134,7 @@ def build_parts(settings: Settings) -> dict:
     """The default parts, built from settings: the parsed report, the hybrid retriever, the answerer."""
     from assistant.answer import GroundedAnswerer
     from assistant.features import FeatureBuilder, Lexicon
+    from assistant.learned import MODELS_DIR, load_adapter
     from assistant.rank import RecordRanker
     from assistant.refusal import covered_until
     from assistant.sentences import SentenceBank
@@ -145,10 +146,14 @@ def build_parts(settings: Settings) -> dict:
     bank = SentenceBank(report.records)
     covered = covered_until(report.records)
     features = FeatureBuilder(bank, Lexicon(report.records), covered and covered[1])
-    ranker = RecordRanker.load(features, report.by_id(), settings.retrieval.rerank_depth)
+    models = (settings.answer.models_dir or MODELS_DIR) if settings.answer.fitted else None
+    adapter = load_adapter(models)
+    if adapter is not None:
+        index.query_transform = adapter.apply
+    ranker = RecordRanker.load(features, report.by_id(), settings.retrieval.rerank_depth, models)
     retriever = HybridRetriever(index, report.records, settings.retrieval, ranker)
     grounded = GroundedAnswerer.from_model_files(
-        report.records, report.source, settings.answer, index.sentence_similarity, bank, features
+        report.records, report.source, settings.answer, index.sentence_similarity, bank, features, models
     )
     answerer, alternatives = grounded, []
     if settings.llm.base_url:

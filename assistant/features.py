@@ -17,7 +17,7 @@ from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_count, h
 from index.records import Record
 from index.text import fold
 
-FEATURE_VERSION = "3"
+FEATURE_VERSION = "4"
 
 # The kinds of answer a question can ask for, each with the test a sentence must pass to give it.
 ASKED_KINDS = ("money", "count", "date", "person", "list", "deadline")
@@ -131,6 +131,15 @@ class Signals:
     fused_rank: int = 0
 
 
+_COUNTED_RE = re.compile(r"\b(?:how many|number of|count of)\s+(?:the\s+)?((?:[\w'’-]+\s*){1,3})", re.I)
+
+
+def counted_stems(question: str) -> frozenset[str]:
+    """The stems of what a 'how many …' question counts ('projects' of 'how many projects got money')."""
+    match = _COUNTED_RE.search(question)
+    return frozenset(stems(match.group(1))) if match else frozenset()
+
+
 def asked_kinds(intent: Intent) -> dict[str, bool]:
     """Which kinds of answer the question asks for."""
     return {
@@ -172,13 +181,13 @@ class Lexicon:
         return sum(1 for w in _CAPITALISED_RE.findall(question) if w.lower().strip("'’-") not in self.words)
 
 
-def gives(kind: str, sentence: Sentence, lexicon: Lexicon) -> bool:
-    """Whether the sentence holds that kind of answer."""
+def gives(kind: str, sentence: Sentence, lexicon: Lexicon, counted: frozenset[str] = frozenset()) -> bool:
+    """Whether the sentence holds that kind of answer; a count must name what the question counts."""
     text = sentence.text
     if kind == "money":
         return bool(_MONEY_RE.search(text))
     if kind == "count":
-        return has_count(text)
+        return has_count(text) and (not counted or bool(counted & frozenset(stems(text))))
     if kind == "date":
         return has_date(text)
     if kind == "person":
@@ -240,9 +249,12 @@ class FeatureBuilder:
             "recommend_asked_conclusion": float(kinds.get("recommend", False) and record.kind == "conclusion"),
         }
 
+    def _gives(self, kind: str, sentence: Sentence, kinds: dict) -> bool:
+        return gives(kind, sentence, self.lexicon, kinds.get("counted", frozenset()))
+
     def _meets(self, sentences: list[Sentence], kinds: dict) -> bool:
         asked = [k for k in ASKED_KINDS if kinds.get(k)]
-        return bool(asked) and any(gives(k, s, self.lexicon) for k in asked for s in sentences)
+        return bool(asked) and any(self._gives(k, s, kinds) for k in asked for s in sentences)
 
     def sentence_row(
         self,
@@ -279,7 +291,7 @@ class FeatureBuilder:
             "cosine_rank_in_record": 0.0,
         }
         for kind in ASKED_KINDS:
-            has = gives(kind, sentence, self.lexicon)
+            has = self._gives(kind, sentence, kinds)
             row[f"gives_{kind}"] = float(has)
             row[f"asked_and_gives_{kind}"] = float(has and kinds.get(kind, False))
         return row
@@ -315,7 +327,7 @@ class FeatureBuilder:
         names = question_names(query.text)
         asked = [k for k in ASKED_KINDS if kinds.get(k)]
         best3 = top_sentences[:3]
-        met = any(gives(k, s, self.lexicon) for k in asked for s, _, _ in best3)
+        met = any(self._gives(k, s, kinds) for k in asked for s, _, _ in best3)
         found = " ".join(fold(s.record.text) for s, _, _ in best3)
         later = [int(y) for y in _YEAR_RE.findall(query.text)]
         ps = [p for _, _, p in top_sentences]
@@ -338,16 +350,16 @@ class FeatureBuilder:
             "content_words": float(len(stems(query.text))),
             "follow_up": float(query.follow_up),
             "routed": float(routed),
-            **self._kind_fit(top_sentences, asked),
+            **self._kind_fit(top_sentences, asked, kinds),
             **self._missing(query, best3),
             "asks_later": float(bool(_LATER_RE.search(query.text))),
         }
 
-    def _kind_fit(self, top_sentences: list, asked: list[str]) -> dict[str, float]:
+    def _kind_fit(self, top_sentences: list, asked: list[str], kinds: dict) -> dict[str, float]:
         """How likely, and how much about the question's subject, the best sentence of the asked kind is;
         per kind, how well the sentences giving that kind match the subject (-1 when it is not asked)."""
         giving = [
-            (s, row, p) for s, row, p in top_sentences if not asked or any(gives(k, s, self.lexicon) for k in asked)
+            (s, row, p) for s, row, p in top_sentences if not asked or any(self._gives(k, s, kinds) for k in asked)
         ]
         out = {
             "kind_answer_p": max((p for _, _, p in giving), default=0.0),
@@ -356,7 +368,7 @@ class FeatureBuilder:
         for kind in ASKED_KINDS:
             out[f"asked_{kind}"] = float(kind in asked)
             subject = [
-                row["coverage"] * row["names_found"] for s, row, _ in top_sentences if gives(kind, s, self.lexicon)
+                row["coverage"] * row["names_found"] for s, row, _ in top_sentences if self._gives(kind, s, kinds)
             ]
             out[f"subject_{kind}"] = max(subject, default=0.0) if kind in asked else -1.0
         return out

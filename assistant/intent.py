@@ -30,8 +30,12 @@ _MONEY_STRICT_RE = re.compile(
     re.I,
 )
 _WHEN_RE = re.compile(r"\b(when|what date|which year|what year|which month|date)\b", re.I)
+# Asks for a person: "who …", "which minister …", "name of the chair …", "… head of X name".
 _WHO_RE = re.compile(
-    r"\b(who|whom|whose|which (?:minister|official|person|people)|name of the (?:head|chair|minister))\b", re.I
+    r"\b(who|whom|whose|which (?:minister|official|person|people)"
+    r"|name of (?:the )?(?:\w+\s)?(?:head|chair\w*|minister|director|boss))\b"
+    r"|\b(?:head|chair\w*|director|boss|minister)\b.{0,40}\bname\b",
+    re.I,
 )
 _WHERE_RE = re.compile(
     r"\b(where|which (?:country|countries|city|cities|region|regions|town|towns|area|areas))\b", re.I

@@ -157,3 +157,49 @@ def save_model(model: Model, directory: Path = MODELS_DIR) -> Path:
     path = directory / f"{model.name}.json"
     path.write_text(json.dumps(model.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+@dataclass(frozen=True)
+class QueryAdapter:
+    """A linear map fitted on the pool that moves a question's MiniLM vector towards the records that answer
+    it: v' = normalise(v + v·W). It carries everyday wording onto the report's words without touching the index.
+    """
+
+    matrix: object  # numpy array, dimension x dimension
+    stamp: dict = field(default_factory=dict)
+
+    def apply(self, vector):
+        import numpy as np
+
+        v = np.asarray(vector, dtype=np.float32)
+        out = v + v @ self.matrix
+        norm = float(np.linalg.norm(out))
+        return out / norm if norm else v
+
+
+ADAPTER = "adapter"
+
+
+def load_adapter(directory: Path | None = MODELS_DIR, dimension: int = 384) -> QueryAdapter | None:
+    """The fitted query adapter (NAME.npy with its stamp in NAME.json), or None when there is none."""
+    if directory is None or not (directory / f"{ADAPTER}.npy").exists():
+        return None
+    import numpy as np
+
+    try:
+        matrix = np.load(directory / f"{ADAPTER}.npy").astype(np.float32)
+        stamp = json.loads((directory / f"{ADAPTER}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"cannot read the query adapter in {directory}: {exc}") from exc
+    if matrix.shape != (dimension, dimension):
+        raise ModelFileError(f"query adapter has shape {matrix.shape}, expected {(dimension, dimension)}")
+    return QueryAdapter(matrix, stamp)
+
+
+def save_adapter(adapter: QueryAdapter, directory: Path = MODELS_DIR) -> Path:
+    import numpy as np
+
+    directory.mkdir(parents=True, exist_ok=True)
+    np.save(directory / f"{ADAPTER}.npy", np.asarray(adapter.matrix, dtype=np.float32))
+    (directory / f"{ADAPTER}.json").write_text(json.dumps(adapter.stamp, indent=1, sort_keys=True) + "\n")
+    return directory / f"{ADAPTER}.npy"

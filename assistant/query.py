@@ -116,7 +116,7 @@ def build_glossary(records: list[Record]) -> dict[str, str]:
     return glossary
 
 
-# A capitalised name of two to six words, joined by small words: "Centre for Management and Policy Studies".
+# A capitalised name of two to six words, joined by small words such as "of", "for" and "and".
 NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to)\s+)?[A-Z][\w'’-]*){1,5}")
 _LEADING_WORD_RE = re.compile(r"^(?:The|A|An|This|That|In|On|For|By|As)\s+")
 

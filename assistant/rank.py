@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from assistant.features import RECORD_FEATURES, FeatureBuilder, Signals, asked_kinds
+from pathlib import Path
+
+from assistant.features import RECORD_FEATURES, FeatureBuilder, Signals, asked_kinds, counted_stems
 from assistant.intent import detect_intent
-from assistant.learned import LinearModel, load_model
+from assistant.learned import MODELS_DIR, LinearModel, load_model
 from assistant.query import Query, question_names
 from assistant.retrieve import Ranked, asks_for_abbreviation
 from assistant.sentences import question_stems
@@ -13,7 +15,7 @@ from index.records import Record
 RANKER = "ranker"
 
 
-def question_kinds(query: Query) -> dict[str, bool]:
+def question_kinds(query: Query) -> dict:
     """The kinds of answer asked for; whether the question asks what an abbreviation means, what was
     recommended or what progress was made."""
     intent = detect_intent(query.text)
@@ -22,6 +24,7 @@ def question_kinds(query: Query) -> dict[str, bool]:
         "abbreviation": asks_for_abbreviation(query.text),
         "progress": intent.progress,
         "recommend": intent.recommend,
+        "counted": counted_stems(query.text),
     }
 
 
@@ -35,8 +38,11 @@ class RecordRanker:
         self.depth = depth
 
     @classmethod
-    def load(cls, features: FeatureBuilder, by_id: dict[str, Record], depth: int) -> RecordRanker:
-        return cls(load_model(RANKER, RECORD_FEATURES), features, by_id, depth)
+    def load(
+        cls, features: FeatureBuilder, by_id: dict[str, Record], depth: int, directory: Path | None = MODELS_DIR
+    ) -> RecordRanker:
+        """The ranker with its fitted model from `directory` (None: no model, the fused order stands)."""
+        return cls(load_model(RANKER, RECORD_FEATURES, directory) if directory else None, features, by_id, depth)
 
     def rows(self, query: Query, candidates: list[tuple[str, float, Signals]]) -> list[dict[str, float]]:
         """The feature row of each of the first `depth` candidates."""

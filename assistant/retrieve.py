@@ -41,7 +41,7 @@ _BARE_TERM_RE = re.compile(
 
 
 def asks_for_abbreviation(text: str) -> bool:
-    """'What does RCU stand for?', 'SASC?', 'What's CORE in the Treasury?': the glossary is the answer."""
+    """A question about what an abbreviation means, or a bare abbreviation: the glossary is the answer."""
     question = re.split(r"(?<=[.!?])\s+", text.split(" (")[0].strip())[-1]
     if _ABBREVIATION_WORDS_RE.search(question):
         return True

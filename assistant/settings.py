@@ -7,6 +7,7 @@ Nested parts use a double underscore: ``WIRING_QA_INDEX__PATH=/srv/wqa``,
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -52,6 +53,10 @@ class AnswerSettings(BaseModel):
     progress_sentences: int = Field(
         8, ge=1, le=30, description="Progress paragraphs (one sentence each) most for a conclusion asked about alone."
     )
+    models_dir: Path | None = Field(
+        None, description="Folder of the fitted model files; unset means the ones shipped in assistant/models/."
+    )
+    fitted: bool = Field(True, description="Read the fitted models; off only while eval/fit.py fits them anew.")
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused as bad input.")
 
 

@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,12 @@ class ReportIndex:
     stamp: Stamp
     built_at: str
     location: str
+    # A fitted map applied to every question vector (assistant/models/adapter.npy); None leaves it as embedded.
+    query_transform: Callable | None = None
+
+    def query_vector(self, text: str) -> np.ndarray:
+        vector = np.asarray(embed_query(text), dtype=np.float32)
+        return vector if self.query_transform is None else self.query_transform(vector)
 
     def count(self) -> int:
         return self.collection.count()
@@ -82,7 +89,9 @@ class ReportIndex:
         from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
         windows_only = MetadataFilters(filters=[MetadataFilter(key="level", value=level, operator=FilterOperator.EQ)])
-        query = VectorStoreQuery(query_embedding=list(embed_query(text)), similarity_top_k=k * 3, filters=windows_only)
+        query = VectorStoreQuery(
+            query_embedding=self.query_vector(text).tolist(), similarity_top_k=k * 3, filters=windows_only
+        )
         result = self.vector_store.query(query)
         best: dict[str, Hit] = {}
         for node, similarity in zip(result.nodes, result.similarities, strict=True):
@@ -100,7 +109,7 @@ class ReportIndex:
         keys, matrix = self._sentence_matrix()
         if not keys:
             return []
-        scores = matrix @ np.asarray(embed_query(text), dtype=np.float32)
+        scores = matrix @ self.query_vector(text)
         best: dict[str, Hit] = {}
         for i in np.argsort(-scores)[: k * 4]:
             record_id, position = keys[i]
@@ -117,7 +126,7 @@ class ReportIndex:
     def sentence_similarity(self, text: str, keys: list[tuple[str, int]]) -> list[float]:
         """Cosine between the text and each (record id, sentence position); 0 for unknown ones."""
         vectors = self._sentence_vectors()
-        query = np.asarray(embed_query(text), dtype=np.float32)
+        query = self.query_vector(text)
         return [float(vectors[key] @ query) if key in vectors else 0.0 for key in keys]
 
     def _sentence_vectors(self) -> dict:

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from assistant.features import FEATURE_VERSION, QUESTION_FEATURES, RECORD_FEATURES, SENTENCE_FEATURES
-from assistant.learned import MODELS_DIR, LinearModel, ModelFileError, TreeModel, load_model, save_model
+from assistant.learned import (
+    MODELS_DIR,
+    LinearModel,
+    ModelFileError,
+    QueryAdapter,
+    TreeModel,
+    load_adapter,
+    load_model,
+    save_adapter,
+    save_model,
+)
 from eval.fit import load_pool, pick_threshold, sentence_label
 
 MODELS = {"ranker": RECORD_FEATURES, "sentences": SENTENCE_FEATURES, "answerable": QUESTION_FEATURES}
@@ -67,3 +78,24 @@ def test_a_sentence_is_labelled_by_the_gold_evidence_of_its_record():
     assert sentence_label("In 2000, the fund is worth £50m a year for three years.", "3.1.1", item) == 1
     assert sentence_label("The fund is worth £50m a year.", "3.1.2", item) == 0  # another record
     assert sentence_label("Nothing to do with it at all here.", "3.1.1", item) == 0
+
+
+def test_the_shipped_query_adapter_was_fitted_on_this_pool():
+    adapter = load_adapter()
+    assert adapter is not None
+    _, sha = load_pool()
+    assert adapter.stamp["pool_sha256"] == sha and adapter.stamp["feature_version"] == FEATURE_VERSION
+    cv = adapter.stamp["cv"]
+    assert cv["cv_dense_recall_at_5"] > cv["unadapted"], "the adapter must lift held-out dense recall"
+
+
+def test_a_query_adapter_moves_a_vector_and_keeps_it_unit_length(tmp_path):
+    matrix = np.zeros((4, 4), dtype=np.float32)
+    matrix[0, 1] = 1.0  # the first coordinate pulls towards the second
+    adapter = QueryAdapter(matrix, {"pool_sha256": "x"})
+    moved = adapter.apply(np.array([1.0, 0.0, 0.0, 0.0]))
+    assert moved[1] > 0.5 and np.linalg.norm(moved) == pytest.approx(1.0)
+    save_adapter(adapter, tmp_path)
+    assert np.array_equal(load_adapter(tmp_path, dimension=4).matrix, matrix)
+    with pytest.raises(ModelFileError, match="shape"):
+        load_adapter(tmp_path, dimension=8)
