@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import tomllib
 
 import pytest
 
-from eval.harness import QUESTIONS_FILE, load_gates, run_eval
+from eval.harness import EVAL_DIR, GATES_FILE, QUESTIONS_FILE, gate_status, load_gates, pinned_files, run_eval
 
 MAX_SECONDS = 180
 BEATS_BASELINE = (
@@ -67,3 +68,31 @@ def test_the_baseline_never_refuses(evaluation):
 
 def test_the_eval_runs_in_time(evaluation):
     assert evaluation["seconds"] < MAX_SECONDS, f"the eval took {evaluation['seconds']:.0f} s"
+
+
+def test_the_gated_question_files_are_the_pinned_ones():
+    pins = pinned_files()
+    assert "questions.jsonl" in pins
+    for name, sha in pins.items():
+        assert hashlib.sha256((EVAL_DIR / name).read_bytes()).hexdigest() == sha, (
+            f"{name} changed; gates need it pinned"
+        )
+
+
+def test_gate_status_fails_on_a_drop_and_on_a_missing_value():
+    gates = {"recall_at_5": {"min": 0.9}, "false_refusal_rate": {"max": 0.05}}
+    assert gate_status({"recall_at_5": 0.9, "false_refusal_rate": 0.05}, gates) == dict.fromkeys(gates, "PASS")
+    assert gate_status({"recall_at_5": 0.89, "false_refusal_rate": 0.05}, gates)["recall_at_5"] == "FAIL"
+    assert gate_status({"recall_at_5": 0.95, "false_refusal_rate": 0.06}, gates)["false_refusal_rate"] == "FAIL"
+    assert gate_status({"false_refusal_rate": 0.0}, gates)["recall_at_5"] == "FAIL"
+
+
+def test_the_latest_blind_set_meets_its_gates(tmp_path):
+    """The blind set named in gates.toml was written after the change it measures and never fitted on."""
+    with GATES_FILE.open("rb") as fh:
+        blind = tomllib.load(fh)["blind"]
+    path = EVAL_DIR / blind["file"]
+    assert blind["gates"] and path.name in {p.split("/")[-1] for p in pinned_files()}
+    result = run_eval(out_dir=tmp_path, baseline=False, questions_path=path)
+    failing = sorted(k for k, v in result["status"].items() if v != "PASS")
+    assert result["passed"] and set(result["status"]) == set(blind["gates"]), f"failing: {failing}\n{result['table']}"
