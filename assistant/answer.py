@@ -171,20 +171,31 @@ class GroundedAnswerer:
     # -- general questions -------------------------------------------------------
 
     def _pick(self, scored: list[Scored], intent: Intent, query: Query) -> list[Sentence]:
-        """The most likely answer sentence, then those the model finds nearly as likely, then context."""
+        """The most likely answer sentence, then those the model finds nearly as likely or that answer a part
+        of the question the answer so far leaves out, then context."""
         best = scored[0]
         floor = max(self.settings.sentence_min_p, self.settings.sentence_keep_ratio * best.p)
         names = question_names(query.text)
+        asked = question_stems(query.text, query.expanded)
         picked = [best.sentence]
-        for item in scored[1:]:
-            if len(picked) >= self.settings.max_sentences or item.p < floor:
+        for item in scored[1 : self.settings.answer_candidates]:
+            if len(picked) >= self.settings.max_sentences:
                 break
+            likely = item.p >= floor
+            if not likely and not (item.p >= floor / 2 and self._fresh(item.sentence, picked, asked)):
+                continue
             if not self._repeats(item.sentence, picked) and not _names_another(
                 self.bank.leaning_text(item.sentence), names
             ):
                 picked.append(item.sentence)
-        asked = set(question_stems(query.text, query.expanded))
-        return self._with_list_items(self._with_context(picked, intent, query, asked), intent.listing)
+        return self._with_list_items(self._with_context(picked, intent, query, set(asked)), intent.listing)
+
+    def _fresh(self, sentence: Sentence, picked: list[Sentence], asked: dict[str, float]) -> bool:
+        """Covers enough of the question's weighted words that the picked sentences leave out."""
+        covered = frozenset().union(*(self.bank.stems_of(s) for s in picked))
+        left = {stem: share for stem, share in asked.items() if stem not in covered}
+        new = self.bank.coverage_of(asked, self.bank.stems_of(sentence) & frozenset(left))
+        return new >= self.settings.fresh_share
 
     def _routed(self, scored: list[Scored], route: Route) -> list[Sentence]:
         """Records the question names by number: one named record's best sentences in reading order; for

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Protocol
 
-from assistant.query import Query, build_glossary, build_initialisms, clean_history, clean_question, resolve
+from assistant.query import (
+    Query,
+    build_glossary,
+    build_initialisms,
+    clean_history,
+    clean_question,
+    rare_words,
+    resolve,
+)
 from assistant.retrieve import HybridRetriever, Ranked
 from assistant.routes import Route, find_route
 from assistant.settings import Settings, get_settings
@@ -52,6 +60,7 @@ class ReportAssistant:
             self.answerers.setdefault(grounded.name, grounded)
         self.glossary = build_glossary(self.records)
         self.initialisms = build_initialisms(self.records)
+        self.rare_words = rare_words(self.records, self.settings.answer.rare_word_records)
 
     @property
     def stamp(self) -> dict:
@@ -88,7 +97,8 @@ class ReportAssistant:
     def prepare(self, question: str, history: list | None = None) -> tuple[Query, Route]:
         """The cleaned question resolved against the history, and the records it names by number."""
         text = clean_question(question, self.settings.answer.max_question_chars)
-        query = resolve(text, clean_history(history), self.records, self.glossary, self.initialisms)
+        turns = clean_history(history)
+        query = resolve(text, turns, self.records, self.glossary, self.initialisms, self.rare_words)
         return query, find_route(query.text, self.records)
 
     def stream(

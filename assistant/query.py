@@ -22,7 +22,7 @@ STOPWORDS = frozenset(
     under until up very was we were what when where which while who whom why will with would you your yours tell say says
     said please report wiring happened happen give list much many also whats what's did does was were supposed suppose
     big bigger large larger size name named exact exactly really anything something someone somewhere must got get gets
-    know known according overall kind sort way ways""".split()
+    know known according overall kind sort way ways actually""".split()
 )
 FOLLOW_UP_RE = re.compile(
     r"^(and|but|also|so|what about|how about|and what|then|ok|okay)\b|\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b",
@@ -209,12 +209,16 @@ def resolve(
     records: list[Record],
     glossary: dict[str, str],
     initialisms: dict[str, str] | None = None,
+    rare_words: frozenset[str] = frozenset(),
 ) -> Query:
-    """Resolve a follow-up against the last user question, then expand abbreviations."""
+    """Resolve a follow-up against the last user question, then expand abbreviations.
+
+    `rare_words`: words few records use; a question with none of them, no name and no record number
+    names nothing of its own, so in a conversation it is about what came before."""
     previous = _last_user_question(history)
     question = strip_instructions(question)
     text, follow_up = question, False
-    if previous and is_follow_up(question, records):
+    if previous and (is_follow_up(question, records) or names_nothing(question, records, rare_words)):
         text, follow_up = _merge_follow_up(question, previous, records), True
     return Query(question, text, expand(text, glossary, initialisms), follow_up)
 
@@ -232,6 +236,24 @@ def is_follow_up(question: str, records: list[Record]) -> bool:
     if FOLLOW_UP_RE.search(question):
         return True
     return len(words) <= 1 and not find_route(question, records)
+
+
+def names_nothing(question: str, records: list[Record], rare_words: frozenset[str]) -> bool:
+    """No record number, no capitalised name or abbreviation, and no word that few records use."""
+    if not rare_words or find_route(question, records) or question_names(question):
+        return False
+    if re.search(r"\b[A-Z]{2,}", question):
+        return False
+    return not any(word in rare_words for word in content_words(question))
+
+
+def rare_words(records: list[Record], most_records: int) -> frozenset[str]:
+    """Content words that at most `most_records` records use: what names a particular thing."""
+    counts: dict[str, int] = {}
+    for record in records:
+        for word in set(content_words(record.text)):
+            counts[word] = counts.get(word, 0) + 1
+    return frozenset(w for w, n in counts.items() if n <= most_records)
 
 
 def _merge_follow_up(question: str, previous: str, records: list[Record]) -> str:

@@ -44,11 +44,27 @@ class AnswerSettings(BaseModel):
         description="Sentences a grounded answer picks; each may bring the sentence it leans on and its list items.",
     )
     answer_records: int = Field(6, ge=1, le=30, description="Top-ranked records whose sentences may answer.")
+    answer_candidates: int = Field(
+        20, ge=1, le=200, description="Best-scored sentences a further answer sentence is chosen among."
+    )
     sentence_min_p: float = Field(
         0.15, ge=0, le=1, description="A further sentence joins the answer only if the sentence model gives it this."
     )
     sentence_keep_ratio: float = Field(
         0.3, ge=0, le=1, description="... and at least this share of the best sentence's probability."
+    )
+    rare_word_records: int = Field(
+        4,
+        ge=0,
+        description="A word used by at most this many records names a particular thing; in a conversation, a "
+        "question with no such word, no name and no record number is read as a follow-up (0: off).",
+    )
+    fresh_share: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="A further sentence also joins when it covers this share of the question's weighted words "
+        "that the answer so far leaves out (a question with two parts gets both).",
     )
     progress_sentences: int = Field(
         8, ge=1, le=30, description="Progress paragraphs (one sentence each) most for a conclusion asked about alone."

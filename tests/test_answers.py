@@ -166,3 +166,24 @@ def test_a_date_next_door_about_another_fund_is_not_brought_in(qa):
     follow = qa.ask("And when was it devised?", history=history)
     assert "Spending Review 2000" in follow.text
     assert "Evidence-Based Policy Fund" not in follow.text  # the next sentence in 2.12, dated but about another fund
+
+
+# -- conversations and questions in two parts ----------------------------------------
+
+
+def test_a_question_that_names_nothing_of_its_own_follows_the_conversation(qa):
+    history = [
+        {"role": "user", "content": "What did conclusion 14 recommend?"},
+        {"role": "assistant", "content": "It asked for machinery for a performance information strategy."},
+    ]
+    query, route = qa.prepare("what was set up in response, and when?", history)
+    assert query.follow_up and route.conclusions == [14]
+    own, own_route = qa.prepare("What is the Policy Innovation Fund?", history)
+    assert not own.follow_up and not own_route
+
+
+def test_a_question_in_two_parts_gets_a_sentence_for_each(qa):
+    answer = _answered(
+        qa, "How much is the Policy Innovation Fund, and how much is the Criminal Justice System Reserve?"
+    )
+    assert "£50 million" in answer.text and "£525 million" in answer.text
