@@ -37,6 +37,7 @@ JOINED = (
     EVAL_DIR / "blind" / "blind-1.jsonl",
     EVAL_DIR / "blind" / "blind-2.jsonl",
     EVAL_DIR / "blind" / "blind-3.jsonl",
+    EVAL_DIR / "blind" / "blind-4.jsonl",
 )
 OUT_OF_SCOPE = "out_of_scope"
 FOLDS = 5
