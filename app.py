@@ -19,7 +19,7 @@ def main() -> int:
     print(f"wiring-qa: index {'built' if result['built'] else 'ready'} in {result['seconds']:.1f} s", flush=True)
     qa = ReportAssistant(settings=settings)
     # Load the embedding model now, not on the first user's question.
-    qa.ask("How much is the Policy Innovation Fund?")
+    qa.ask("Tell me the size of the Policy Innovation Fund.")
     print(f"wiring-qa: assistant ready in {time.perf_counter() - started:.1f} s", flush=True)
     options = launch_options(settings)
     if options["server_name"] not in ("127.0.0.1", "localhost", "::1") and not options["auth"]:

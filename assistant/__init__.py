@@ -2,7 +2,7 @@
 
 from assistant import ReportAssistant
 qa = ReportAssistant()
-ans = qa.ask("How much is the Policy Innovation Fund?")
+ans = qa.ask("Tell me the size of the Policy Innovation Fund.")
 """
 
 from assistant.core import ReportAssistant, build_parts

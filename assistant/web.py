@@ -31,9 +31,9 @@ from assistant.types import Answer, BadInput
 log = logging.getLogger("wiring_qa.web")
 
 EXAMPLES = (
-    "How much is the Policy Innovation Fund?",
-    "What did conclusion 18 recommend and what happened?",
-    "And when was it devised?",
+    "Tell me the size of the Policy Innovation Fund.",
+    "Conclusion 18: what was recommended, and what came of it?",
+    "When was it devised?",
 )
 ALL_PARTS = "All parts"
 TABLE_HEADERS = ["No.", "Conclusion", "By when", "Part", "Paragraphs"]
