@@ -183,7 +183,9 @@ def test_conclusions_tab_filter_and_open(page):
 
 
 def test_example_button_asks_it(page):
-    page.get_by_role("button", name="What did conclusion 18 recommend and what happened?").click()
+    from assistant.web import EXAMPLES
+
+    page.get_by_role("button", name=EXAMPLES[1]).click()  # the conclusion 18 example
     page.locator("#wqa-chatbot .wqa-answer button.wqa-cite", has_text="Conclusion 18").first.wait_for()
     assert "conclusion 18" in page.locator("#wqa-chatbot [data-testid='user']").last.inner_text().lower()
 
