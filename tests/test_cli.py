@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from assistant.learned import MODELS_DIR
 
 WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
 
@@ -94,6 +97,18 @@ def test_missing_report_is_one_line(tmp_path, built_index):
     assert out.returncode == 1
     err = out.stderr.decode().strip()
     assert "cannot read the report" in err and "\n" not in err
+
+
+def test_a_damaged_model_file_is_one_line_and_a_missing_one_answers_unfitted(tmp_path, built_index):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(MODELS_DIR, damaged)
+    (damaged / "ranker.json").write_text("{garbage")
+    out = _run(["ask", "PSX?"], env={**os.environ, "WIRING_QA_ANSWER__MODELS_DIR": str(damaged)})
+    err = out.stderr.decode().strip()
+    assert out.returncode == 1 and "cannot read model file" in err and "\n" not in err
+    (tmp_path / "none").mkdir()
+    out = _run(["ask", "PSX?", "--json"], env={**os.environ, "WIRING_QA_ANSWER__MODELS_DIR": str(tmp_path / "none")})
+    assert out.returncode == 0 and isinstance(json.loads(out.stdout)["refused"], bool)
 
 
 @pytest.mark.parametrize("content", [b"not json\n", b'{"id": "x"}\n', b"\xff\xfe\x00garbage"])
