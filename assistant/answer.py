@@ -140,11 +140,11 @@ class GroundedAnswerer:
         self, query: Query, ranked: list[Ranked], scored: list[Scored], kinds: dict[str, bool], routed: bool = False
     ) -> dict[str, float]:
         """The features the answerability model reads."""
-        record_rows = [_signal_row(r) for r in ranked]
+        dense = [r.signals.dense_window if r.signals else r.dense for r in ranked]
         record_ps = [_record_p(r, i) for i, r in enumerate(ranked)]
         bm25_top = max((r.signals.bm25_raw for r in ranked[:3] if r.signals), default=0.0)
         top = [(s.sentence, s.row, s.p) for s in scored[:8]]
-        return self.features.question_row(query, record_rows, record_ps, top, bm25_top, kinds, routed)
+        return self.features.question_row(query, dense, record_ps, top, bm25_top, kinds, routed)
 
     def decide(
         self, query: Query, ranked: list[Ranked], scored: list[Scored], kinds: dict[str, bool], routed: bool = False
@@ -323,10 +323,6 @@ class GroundedAnswerer:
 def _record_p(item: Ranked, rank: int) -> float:
     """The ranker's probability for a record; without a fitted ranker, a rank-based stand-in."""
     return item.probability if item.probability is not None else 1.0 / (1 + rank)
-
-
-def _signal_row(item: Ranked) -> dict[str, float]:
-    return {"dense_window": item.signals.dense_window if item.signals else item.dense}
 
 
 def _unfitted_p(row: dict[str, float]) -> float:

@@ -181,13 +181,21 @@ class Lexicon:
         return sum(1 for w in _CAPITALISED_RE.findall(question) if w.lower().strip("'’-") not in self.words)
 
 
-def gives(kind: str, sentence: Sentence, lexicon: Lexicon, counted: frozenset[str] = frozenset()) -> bool:
+def gives(
+    kind: str,
+    sentence: Sentence,
+    lexicon: Lexicon,
+    counted: frozenset[str] = frozenset(),
+    sentence_stems: frozenset[str] | None = None,
+) -> bool:
     """Whether the sentence holds that kind of answer; a count must name what the question counts."""
     text = sentence.text
     if kind == "money":
         return bool(_MONEY_RE.search(text))
     if kind == "count":
-        return has_count(text) and (not counted or bool(counted & frozenset(stems(text))))
+        if not has_count(text):
+            return False
+        return not counted or bool(counted & (sentence_stems or frozenset(stems(text))))
     if kind == "date":
         return has_date(text)
     if kind == "person":
@@ -250,7 +258,7 @@ class FeatureBuilder:
         }
 
     def _gives(self, kind: str, sentence: Sentence, kinds: dict) -> bool:
-        return gives(kind, sentence, self.lexicon, kinds.get("counted", frozenset()))
+        return gives(kind, sentence, self.lexicon, kinds.get("counted", frozenset()), self.bank.stems_of(sentence))
 
     def _meets(self, sentences: list[Sentence], kinds: dict) -> bool:
         asked = [k for k in ASKED_KINDS if kinds.get(k)]
@@ -316,7 +324,7 @@ class FeatureBuilder:
     def question_row(
         self,
         query: Query,
-        record_rows: list[dict[str, float]],
+        dense: list[float],
         record_ps: list[float],
         top_sentences: list[tuple[Sentence, dict[str, float], float]],
         bm25_top: float,
@@ -336,7 +344,7 @@ class FeatureBuilder:
             "second_record_p": record_ps[1] if len(record_ps) > 1 else 0.0,
             "top_sentence_p": ps[0] if ps else 0.0,
             "mean_top3_sentence_p": sum(ps[:3]) / 3 if ps else 0.0,
-            "dense_top": max((r["dense_window"] for r in record_rows[:3]), default=0.0),
+            "dense_top": max(dense[:3], default=0.0),
             "sentence_cosine_top": max((row["cosine"] for _, row, _ in top_sentences[:5]), default=0.0),
             "bm25_top": bm25_top,
             "coverage_top": max((row["coverage"] for _, row, _ in best3), default=0.0),

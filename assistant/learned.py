@@ -21,8 +21,22 @@ class ModelFileError(RuntimeError):
     """A model file is missing, unreadable or does not fit the features the code computes."""
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+class _RowScorer:
+    """What both kinds of model share: many rows scored one by one."""
+
+    def probability(self, row: Mapping[str, float]) -> float:
+        raise NotImplementedError
+
+    def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
+        return [self.probability(row) for row in rows]
+
+
 @dataclass(frozen=True)
-class LinearModel:
+class LinearModel(_RowScorer):
     """A logistic model over named features: p = sigmoid(w · standardised(x) + b)."""
 
     name: str
@@ -39,10 +53,7 @@ class LinearModel:
         z = self.intercept
         for name, mean, scale, weight in zip(self.features, self.mean, self.scale, self.coef, strict=True):
             z += weight * (float(row.get(name, 0.0)) - mean) / scale
-        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
-
-    def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
-        return [self.probability(row) for row in rows]
+        return _sigmoid(z)
 
     def to_dict(self) -> dict:
         return {
@@ -74,7 +85,7 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
-class TreeModel:
+class TreeModel(_RowScorer):
     """Gradient-boosted trees over named features: p = sigmoid(baseline + the sum of each tree's leaf value).
 
     Fitted by scikit-learn's HistGradientBoostingClassifier and exported node by node, so that answering
@@ -90,11 +101,7 @@ class TreeModel:
 
     def probability(self, row: Mapping[str, float]) -> float:
         x = [float(row.get(name, 0.0)) for name in self.features]
-        z = self.baseline + sum(_leaf_value(tree, x) for tree in self.trees)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
-
-    def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
-        return [self.probability(row) for row in rows]
+        return _sigmoid(self.baseline + sum(_leaf_value(tree, x) for tree in self.trees))
 
     def to_dict(self) -> dict:
         return {
