@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--questions", type=Path, default=None, help="another question file, e.g. eval/heldout.jsonl (not gated)"
     )
+    evaluate.add_argument(
+        "--conversations",
+        type=Path,
+        default=None,
+        help="play a conversation file turn by turn, each with the assistant's own answers as history",
+    )
     evaluate.set_defaults(func=_cmd_eval)
     sub.add_parser("bench", help="benchmark against the naive LlamaIndex and BM25-only pipelines (--help for options)")
     return parser
@@ -125,6 +131,8 @@ def _cmd_chat(args) -> int:
 def _cmd_eval(args) -> int:
     from eval.harness import run_eval
 
+    if args.conversations is not None:
+        return _cmd_conversations(args)
     if args.questions is not None:
         from eval.harness import load_questions
 
@@ -138,9 +146,22 @@ def _cmd_eval(args) -> int:
     return EXIT_OK if report["passed"] else EXIT_ERROR
 
 
+def _cmd_conversations(args) -> int:
+    from eval.chats import load_conversations, run_conversations
+
+    try:
+        load_conversations(args.conversations)
+    except (OSError, ValueError) as exc:
+        print(f"wiring-qa: cannot use {args.conversations}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = run_conversations(args.conversations, args.out)
+    print(report["markdown"])
+    return EXIT_OK if report["passed"] else EXIT_ERROR
+
+
 def render_text(answer) -> str:
     """The answer for a terminal: text, then sources."""
-    lines = [answer.text]
+    lines = [f"(Understood as: {answer.understood_as})", answer.text] if answer.understood_as else [answer.text]
     if answer.notice:
         lines.append(f"({answer.notice})")
     if answer.sources:

@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Protocol
 
+from assistant.conversation import Conversation
 from assistant.query import (
     Query,
     build_glossary,
     build_initialisms,
     clean_history,
     clean_question,
+    expand,
     rare_words,
-    resolve,
+    strip_instructions,
 )
 from assistant.retrieve import HybridRetriever, Ranked
 from assistant.routes import Route, find_route
@@ -61,6 +63,7 @@ class ReportAssistant:
         self.glossary = build_glossary(self.records)
         self.initialisms = build_initialisms(self.records)
         self.rare_words = rare_words(self.records, self.settings.answer.rare_word_records)
+        self.conversation = Conversation(self.records, self.rare_words)
 
     @property
     def stamp(self) -> dict:
@@ -85,6 +88,7 @@ class ReportAssistant:
             answer.notice = "; ".join(filter(None, [answer.notice, degraded]))
         answer.sources = [self._source(r) for r in ranked]
         answer.related = self._related(answer)
+        answer.understood_as = query.understood_as if query.understood_as != question.strip() else ""
         done = time.perf_counter()
         answer.timings_ms = {
             "prepare": (retrieved_at - started) * 1000,
@@ -96,9 +100,11 @@ class ReportAssistant:
 
     def prepare(self, question: str, history: list | None = None) -> tuple[Query, Route]:
         """The cleaned question resolved against the history, and the records it names by number."""
-        text = clean_question(question, self.settings.answer.max_question_chars)
-        turns = clean_history(history)
-        query = resolve(text, turns, self.records, self.glossary, self.initialisms, self.rare_words)
+        text = strip_instructions(clean_question(question, self.settings.answer.max_question_chars))
+        state = self.conversation.state(clean_history(history))
+        read = self.conversation.resolve(text, state)
+        expanded = expand(read.text, self.glossary, self.initialisms)
+        query = Query(text, read.text, expanded, read.follow_up, read.understood_as)
         return query, find_route(query.text, self.records)
 
     def stream(

@@ -1,4 +1,4 @@
-"""Question clean-up, abbreviation expansion and follow-up resolution: deterministic, no LLM."""
+"""Question clean-up, names and abbreviation expansion: deterministic, no LLM (follow-ups: conversation.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class Query:
     text: str  # resolved against history, for retrieval and sentence scoring
     expanded: str  # text plus abbreviation expansions
     follow_up: bool
+    understood_as: str = ""  # the resolved question shown to the reader when it differs from what they typed
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -203,26 +204,6 @@ def strip_instructions(question: str) -> str:
     return " ".join(kept).strip() or question
 
 
-def resolve(
-    question: str,
-    history: list[dict],
-    records: list[Record],
-    glossary: dict[str, str],
-    initialisms: dict[str, str] | None = None,
-    rare_words: frozenset[str] = frozenset(),
-) -> Query:
-    """Resolve a follow-up against the last user question, then expand abbreviations.
-
-    `rare_words`: words few records use; a question with none of them, no name and no record number
-    names nothing of its own, so in a conversation it is about what came before."""
-    previous = _last_user_question(history)
-    question = strip_instructions(question)
-    text, follow_up = question, False
-    if previous and (is_follow_up(question, records) or names_nothing(question, records, rare_words)):
-        text, follow_up = _merge_follow_up(question, previous, records), True
-    return Query(question, text, expand(text, glossary, initialisms), follow_up)
-
-
 def lacks_subject(query: Query) -> bool:
     """'And when was it launched?' with no conversation before it: nothing says what 'it' is."""
     if query.follow_up or not re.search(r"\b(it|its|it's|they|them|their|he|she|his|her)\b", query.text, re.I):
@@ -254,29 +235,3 @@ def rare_words(records: list[Record], most_records: int) -> frozenset[str]:
         for word in set(content_words(record.text)):
             counts[word] = counts.get(word, 0) + 1
     return frozenset(w for w, n in counts.items() if n <= most_records)
-
-
-def _merge_follow_up(question: str, previous: str, records: list[Record]) -> str:
-    new_route, old_route = find_route(question, records), find_route(previous, records)
-    if new_route and old_route and not content_words(strip_refs(question)):
-        # "what about conclusion 19?" after "when was conclusion 18 due?": same question, new target.
-        return strip_refs(previous) + " " + question
-    if new_route:
-        return question
-    return f"{question} {previous}"
-
-
-def strip_refs(text: str) -> str:
-    """The text without references to conclusions, paragraphs, parts and footnotes."""
-    text = re.sub(
-        r"\b(conclusions?|recommendations?|paragraphs?|paras?|part|footnote)\s+[\dIVX.\-–]+", " ", text, flags=re.I
-    )
-    text = re.sub(r"\b\d\.\d+(?:\.\d+)?\b", " ", text)
-    return re.sub(r"\b(what|how)\s+about\b", " ", text, flags=re.I)
-
-
-def _last_user_question(history: list[dict]) -> str:
-    for turn in reversed(history):
-        if turn["role"] == "user" and turn["content"].strip():
-            return " ".join(turn["content"].split())[:500]
-    return ""

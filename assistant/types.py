@@ -38,6 +38,7 @@ class Answer:
     notice: str = ""
     answerer: str = "grounded"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    understood_as: str = ""  # the question as resolved against the conversation, when that differs from it
 
     def to_dict(self) -> dict:
         """The JSON the CLI prints and the API returns."""
@@ -50,6 +51,7 @@ class Answer:
             "notice": self.notice,
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "understood_as": self.understood_as,
         }
 
 

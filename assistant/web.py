@@ -134,6 +134,8 @@ def render_user(question: str) -> str:
 def render_answer(answer: dict, turn: int, known: set[str] | dict) -> str:
     """A finished answer: cited text, then the nearest paragraphs (refusal) or related ones, all clickable."""
     parts = [render_marked_text(answer["answer"], known, turn)]
+    if answer.get("understood_as"):  # a follow-up read in its conversation: show the reader how
+        parts.insert(0, f'<em class="wqa-understood">Understood as: {html.escape(answer["understood_as"])}</em>')
     if answer.get("notice"):
         parts.append(f"<em>{html.escape(answer['notice'])}</em>")
     if answer.get("refused"):

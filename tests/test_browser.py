@@ -136,6 +136,8 @@ def test_ask_click_citation_and_follow_up(page):
     follow = ask(page, "And when was it devised?")
     ids = [b.inner_text().strip() for b in last_answer(page).locator("button.wqa-cite").all()]
     assert "3.24.1" in ids or "2.12" in ids or re.search(r"Spending Review 2000", follow), follow
+    understood = last_answer(page).locator(".wqa-understood")
+    assert "Policy Innovation Fund" in understood.inner_text(), follow  # the pronoun, resolved and shown
     shot(page, "03-follow-up")
 
     bots = page.locator("#wqa-chatbot [data-testid='bot']")

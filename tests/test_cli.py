@@ -119,3 +119,11 @@ def test_eval_with_an_unusable_question_file_is_one_line_and_exit_2(tmp_path, co
         out = _run(["eval", "--questions", str(path), "--no-baseline"])
         assert out.returncode == 2, out.stderr
         assert out.stderr.decode().count("\n") == 1 and b"Traceback" not in out.stderr
+
+
+def test_eval_conversations_rejects_a_broken_file_in_one_line(tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "x", "turns": "not a list"}\n')
+    out = _run(["eval", "--conversations", str(broken)])
+    assert out.returncode == 2
+    assert out.stderr.decode().count("\n") == 1 and "needs an id and turns" in out.stderr.decode()

@@ -155,3 +155,38 @@ def test_every_blind_set_is_big_enough_and_new(items):
 def test_ids_are_unique_across_the_pool_and_the_blind_sets():
     ids = Counter(item["id"] for path in SETS for item in _load(path))
     assert [i for i, n in ids.items() if n > 1] == []
+
+
+# -- conversations ---------------------------------------------------------------------------------------
+
+CONVERSATIONS = sorted((EVAL / "conversations").glob("*.jsonl"))
+MOVES = {"opening", "pronoun", "ellipsis", "correction", "comparison", "shift", "back", "standalone"}
+
+
+@pytest.mark.parametrize("path", CONVERSATIONS, ids=lambda p: f"conversations/{p.name}")
+def test_every_conversation_turn_is_well_formed_and_grounded(path):
+    by_id = load_report().by_id()
+    problems = []
+    for conversation in _load(path):
+        turns = conversation["turns"]
+        if not 3 <= len(turns) <= 5 or [t["move"] == "opening" for t in turns] != [True] + [False] * (len(turns) - 1):
+            problems.append((conversation["id"], "3-5 turns, the first and only the first an opening"))
+        for number, turn in enumerate(turns, 1):
+            tag = f"{conversation['id']}/{number}"
+            if turn["move"] not in MOVES or (turn["type"] == "out_of_scope") == bool(turn["evidence"]):
+                problems.append((tag, "move, or evidence for an answerable turn only"))
+            for snippet, pid in zip(turn["evidence"], turn["paragraphs"], strict=True):
+                if pid not in by_id or fold(snippet) not in fold(by_id[pid].text):
+                    problems.append((tag, pid))
+            evidence = fold(" ".join(turn["evidence"]))
+            problems += [(tag, f) for f in turn["answer_facts"] if not any(fold(a) in evidence for a in f)]
+    assert problems == []
+
+
+def test_conversation_sets_are_big_enough():
+    for path in CONVERSATIONS:
+        conversations = _load(path)
+        turns = [t for c in conversations for t in c["turns"]]
+        assert len(conversations) >= 15 and len(turns) >= 60, path.name
+        assert sum(t["type"] == "out_of_scope" for t in turns) >= 10, path.name
+        assert {"pronoun", "ellipsis", "correction", "comparison", "shift"} <= {t["move"] for t in turns}, path.name
