@@ -87,6 +87,10 @@ class GroundedAnswerer:
         ]
         return cls(records, source, settings, similarity, bank, features, *models)
 
+    def sentences_of(self, record_id: str) -> list[Sentence]:
+        """A record's sentences, in reading order, as the answers quote them."""
+        return self.bank.sentences(record_id)
+
     def answer(self, query: Query, ranked: list[Ranked], route: Route) -> Answer:
         if lacks_subject(query):
             return Answer(text=UNCLEAR, refused=True, answerer=self.name)

@@ -1,4 +1,5 @@
-"""The command line: `wiring-qa index | ask | chat | eval`. A thin adapter over the core."""
+"""The command line: `wiring-qa index | ask | chat`, and the commands other packages add (eval, bench) through
+the `wiring_qa.commands` entry points. A thin adapter over the core."""
 
 from __future__ import annotations
 
@@ -6,22 +7,24 @@ import argparse
 import json
 import sys
 from collections import Counter
+from importlib.metadata import entry_points
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+PLUGINS = "wiring_qa.commands"  # entry points: name -> main(argv) -> exit code, with argument parsing of its own
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `wiring-qa` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # its options belong to eval.bench
-        from eval.bench import main as bench_main
-
-        return bench_main(argv[1:])
-    parser = _parser()
-    args = parser.parse_args(argv)
+    plugins = {ep.name: ep for ep in entry_points(group=PLUGINS)}
+    parser = _parser(plugins)
+    if argv[:1] and argv[0] in plugins:
+        command, args = plugins[argv[0]], argv[1:]
+    else:
+        command, args = None, parser.parse_args(argv)
     try:
-        return args.func(args)
+        return command.load()(args) if command else args.func(args)
     except KeyboardInterrupt:
         print("wiring-qa: interrupted", file=sys.stderr)
         return 130
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(plugins: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wiring-qa", description="Questions about 'Wiring It Up' (2001), cited.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -51,20 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="ask questions in a loop in the terminal")
     chat.set_defaults(func=_cmd_chat)
 
-    evaluate = sub.add_parser("eval", help="score the answerer on eval/questions.jsonl")
-    evaluate.add_argument("--out", type=Path, default=None, help="folder for report.json and report.md")
-    evaluate.add_argument("--no-baseline", action="store_true", help="skip the naive LlamaIndex baseline")
-    evaluate.add_argument(
-        "--questions", type=Path, default=None, help="another question file, e.g. eval/heldout.jsonl (not gated)"
-    )
-    evaluate.add_argument(
-        "--conversations",
-        type=Path,
-        default=None,
-        help="play a conversation file turn by turn, each with the assistant's own answers as history",
-    )
-    evaluate.set_defaults(func=_cmd_eval)
-    sub.add_parser("bench", help="benchmark against the naive LlamaIndex and BM25-only pipelines (--help for options)")
+    for name in sorted(plugins):  # listed in --help; their own parsers read their options
+        sub.add_parser(name, help=f"from {plugins[name].module} (wiring-qa {name} --help)", add_help=False)
     return parser
 
 
@@ -126,37 +117,6 @@ def _cmd_chat(args) -> int:
             continue
         print(render_text(answer), end="\n\n")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
-
-
-def _cmd_eval(args) -> int:
-    from eval.harness import run_eval
-
-    if args.conversations is not None:
-        return _cmd_conversations(args)
-    if args.questions is not None:
-        from eval.harness import load_questions
-
-        try:
-            load_questions(args.questions)
-        except (OSError, ValueError) as exc:
-            print(f"wiring-qa: cannot use {args.questions}: {_one_line(exc)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    report = run_eval(out_dir=args.out, baseline=not args.no_baseline, questions_path=args.questions)
-    print(report["markdown"])
-    return EXIT_OK if report["passed"] else EXIT_ERROR
-
-
-def _cmd_conversations(args) -> int:
-    from eval.chats import load_conversations, run_conversations
-
-    try:
-        load_conversations(args.conversations)
-    except (OSError, ValueError) as exc:
-        print(f"wiring-qa: cannot use {args.conversations}: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    report = run_conversations(args.conversations, args.out)
-    print(report["markdown"])
-    return EXIT_OK if report["passed"] else EXIT_ERROR
 
 
 def render_text(answer) -> str:

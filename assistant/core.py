@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.conversation import Conversation
 from assistant.query import (
@@ -25,6 +25,10 @@ from assistant.types import Answer, BadInput, Source
 from index.parse import ParsedReport
 from index.records import Record
 
+if TYPE_CHECKING:
+    from assistant.learned import QueryAdapter, RowScorer
+    from index.store import ReportIndex
+
 
 class Answerer(Protocol):
     name: str
@@ -35,29 +39,18 @@ class Answerer(Protocol):
 class ReportAssistant:
     """Ask questions of the report; every answer sentence carries a paragraph citation."""
 
-    def __init__(
-        self,
-        retriever: HybridRetriever | None = None,
-        answerer: Answerer | None = None,
-        settings: Settings | None = None,
-        report: ParsedReport | None = None,
-        alternatives: list[Answerer] | None = None,
-    ):
+    def __init__(self, settings: Settings | None = None, parts: Parts | None = None):
+        """`parts`: the pipeline to run (default: built from the settings by build_parts)."""
         self.settings = settings or get_settings()
-        if retriever is None or answerer is None or report is None:
-            parts = build_parts(self.settings)
-            report = report or parts["report"]
-            retriever = retriever or parts["retriever"]
-            if answerer is None:
-                answerer, alternatives = parts["answerer"], parts["alternatives"]
-        self.report = report
-        self.records: list[Record] = report.records
+        self.parts = parts or build_parts(self.settings)
+        self.report = self.parts.report
+        self.records: list[Record] = self.report.records
         self.by_id = {r.id: r for r in self.records}
-        self.retriever = retriever
-        self.answerer = answerer
+        self.retriever = self.parts.retriever
+        self.answerer = self.parts.answerer
         # The answerers a caller may pick by name; the LLM one carries its grounded fallback.
-        self.answerers = {a.name: a for a in [answerer, *(alternatives or [])]}
-        grounded = getattr(answerer, "fallback", None)
+        self.answerers = {a.name: a for a in [self.answerer, *self.parts.alternatives]}
+        grounded = getattr(self.answerer, "fallback", None)
         if grounded is not None:
             self.answerers.setdefault(grounded.name, grounded)
         self.glossary = build_glossary(self.records)
@@ -68,8 +61,9 @@ class ReportAssistant:
     @property
     def stamp(self) -> dict:
         """What made the index: report sha256, parser version, model, and when it was built."""
-        index = self.retriever.index
-        return {**asdict(index.stamp), "built_at": index.built_at, "location": index.location}
+        index = self.parts.index
+        stamp = index.stamp
+        return {**asdict(stamp), "key": stamp.key, "built_at": index.built_at, "location": index.location}
 
     def ask(
         self, question: str, history: list | None = None, top_k: int | None = None, answerer: str | None = None
@@ -146,8 +140,30 @@ class ReportAssistant:
         return list(dict.fromkeys(out))
 
 
-def build_parts(settings: Settings) -> dict:
-    """The default parts, built from settings: the parsed report, the hybrid retriever, the answerer."""
+@dataclass
+class Parts:
+    """The built pipeline that ReportAssistant runs."""
+
+    report: ParsedReport
+    index: ReportIndex
+    retriever: HybridRetriever
+    answerer: Answerer
+    alternatives: list[Answerer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """Models to run in place of the shipped files: eval/fit.py fits each stage on the output of the ones
+    before it, so it builds the pipeline with the models fitted so far and none after them."""
+
+    adapter: QueryAdapter | None = None
+    ranker: RowScorer | None = None
+    sentences: RowScorer | None = None
+
+
+def build_parts(settings: Settings, models: FittedModels | None = None) -> Parts:
+    """The default parts, built from settings: the parsed report, the index, the hybrid retriever, the
+    answerer (the fitted models from their files, or `models` when given)."""
     from assistant.answer import GroundedAnswerer
     from assistant.features import FeatureBuilder, Lexicon
     from assistant.learned import MODELS_DIR, load_adapter
@@ -162,25 +178,21 @@ def build_parts(settings: Settings) -> dict:
     bank = SentenceBank(report.records)
     covered = covered_until(report.records)
     features = FeatureBuilder(bank, Lexicon(report.records), covered and covered[1])
-    models = (settings.answer.models_dir or MODELS_DIR) if settings.answer.fitted else None
-    adapter = load_adapter(models)
+    folder = None if models else (settings.answer.models_dir or MODELS_DIR) if settings.answer.fitted else None
+    adapter = models.adapter if models else load_adapter(folder)
     if adapter is not None:
         index.query_transform = adapter.apply
-    ranker = RecordRanker.load(features, report.by_id(), settings.retrieval.rerank_depth, models)
+    ranker = RecordRanker.load(features, report.by_id(), settings.retrieval.rerank_depth, folder)
     retriever = HybridRetriever(index, report.records, settings.retrieval, ranker)
     grounded = GroundedAnswerer.from_model_files(
-        report.records, report.source, settings.answer, index.sentence_similarity, bank, features, models
+        report.records, report.source, settings.answer, index.sentence_similarity, bank, features, folder
     )
+    if models:
+        ranker.model, grounded.sentence_model, grounded.answerable_model = models.ranker, models.sentences, None
     answerer, alternatives = grounded, []
     if settings.llm.base_url:
         from assistant.llm import LLMAnswerer
 
         llm = LLMAnswerer(settings.llm, grounded, report.records)
         answerer, alternatives = (llm, [grounded]) if settings.answer.answerer == "llm" else (grounded, [llm])
-    return {
-        "report": report,
-        "retriever": retriever,
-        "answerer": answerer,
-        "alternatives": alternatives,
-        "index": index,
-    }
+    return Parts(report, index, retriever, answerer, alternatives)

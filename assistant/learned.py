@@ -25,7 +25,7 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
-class _RowScorer:
+class RowScorer:
     """What both kinds of model share: many rows scored one by one."""
 
     def probability(self, row: Mapping[str, float]) -> float:
@@ -36,7 +36,7 @@ class _RowScorer:
 
 
 @dataclass(frozen=True)
-class LinearModel(_RowScorer):
+class LinearModel(RowScorer):
     """A logistic model over named features: p = sigmoid(w · standardised(x) + b)."""
 
     name: str
@@ -85,7 +85,7 @@ class LinearModel(_RowScorer):
 
 
 @dataclass(frozen=True)
-class TreeModel(_RowScorer):
+class TreeModel(RowScorer):
     """Gradient-boosted trees over named features: p = sigmoid(baseline + the sum of each tree's leaf value).
 
     Fitted by scikit-learn's HistGradientBoostingClassifier and exported node by node, so that answering

@@ -97,7 +97,7 @@ def _supporting_sentence(claim: str, record: Record, grounded: GroundedAnswerer)
         return None
     if sum(w in text for w in words) / len(words) < 0.6:
         return None
-    sentences = grounded.bank.sentences(record.id)
+    sentences = grounded.sentences_of(record.id)
     return max(sentences, key=lambda s: len(words & set(content_words(s.text))), default=None)
 
 

@@ -9,20 +9,19 @@ from dataclasses import dataclass
 from assistant.routes import find_route
 from assistant.types import BadInput
 from index.records import Record
+from index.text import FUNCTION_WORDS
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z&]{1,6})\)")
 _WORD_RE = re.compile(r"[A-Za-z0-9£%][\w'’£%.-]*")
 
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be been before being below between both but by
-    can could did do does doing done down during each few for from further had has have having he her here hers him his
-    how i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over
-    own same she should so some such than that the their theirs them then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your yours tell say says
-    said please report wiring happened happen give list much many also whats what's did does was were supposed suppose
-    big bigger large larger size name named exact exactly really anything something someone somewhere must got get gets
-    know known according overall kind sort way ways actually""".split()
+# Function words, and words that a question uses around its subject without naming anything.
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    """
+    tell say says said please report wiring happened happen give list much many whats what's supposed suppose big
+    bigger large larger size name named exact exactly really anything something someone somewhere got get gets
+    know known according overall kind sort way ways actually
+    """.split()
 )
 FOLLOW_UP_RE = re.compile(
     r"^(and|but|also|so|what about|how about|and what|then|ok|okay)\b|\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b",

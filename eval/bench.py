@@ -152,7 +152,7 @@ def _ordered(by_name: dict) -> list[str]:
     return [n for n in PIPELINES if n in by_name] + [n for n in by_name if n not in PIPELINES]
 
 
-def _fmt(value: float | None, pattern: str) -> str:
+def fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
 
@@ -170,7 +170,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def figures_table(figures: dict, columns: Sequence[tuple[str, str, str]] = TABLE) -> str:
     """| pipeline | figure… |, one row per pipeline."""
-    rows = [[name, *(_fmt(figures[name].get(k), f) for k, _, f in columns)] for name in _ordered(figures)]
+    rows = [[name, *(fmt(figures[name].get(k), f) for k, _, f in columns)] for name in _ordered(figures)]
     return _table(["pipeline", *(h for _, h, _ in columns)], rows)
 
 
@@ -297,7 +297,7 @@ def plot(result: dict, path: Path) -> None:
     )
 
     # 3. cold start and build, with peak RSS under each pipeline's name
-    ticks = [f"{name}\npeak RSS {_fmt(figures[name].get('peak_rss_mb'), '{:.0f}')} MB" for name in names]
+    ticks = [f"{name}\npeak RSS {fmt(figures[name].get('peak_rss_mb'), '{:.0f}')} MB" for name in names]
     _paired_bars(
         axes[2],
         names,

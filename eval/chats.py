@@ -131,12 +131,12 @@ def markdown(meta: dict, figures: dict, moves: dict, gates: dict, status: dict, 
         "|---|---|---|---|",
     ]
     for key, label, pattern in ROWS:
-        value = harness._fmt(figures.get(key), pattern)
-        lines.append(f"| {label} | {value} | {harness._gate_text(gates.get(key))} | {status.get(key, '—')} |")
+        value = harness.fmt(figures.get(key), pattern)
+        lines.append(f"| {label} | {value} | {harness.gate_text(gates.get(key))} | {status.get(key, '—')} |")
     lines += ["", "## By move", "", "| move | n | recall@5 | fact recall | false refusals | unanswerable refused |"]
     lines.append("|---|---|---|---|---|---|")
     for move, f in moves.items():
-        cells = [move, str(f["n"]), harness._fmt(f["recall_at_5"], "{:.2f}"), harness._fmt(f["fact_recall"], "{:.2f}")]
+        cells = [move, str(f["n"]), harness.fmt(f["recall_at_5"], "{:.2f}"), harness.fmt(f["fact_recall"], "{:.2f}")]
         lines.append("| " + " | ".join([*cells, str(f["false_refusals"]), f["refused_unanswerable"]]) + " |")
     lines += ["", "## Turns that failed", ""]
     for row in rows:
@@ -154,7 +154,7 @@ def run_conversations(path: Path, out_dir: Path | None = None, assistant: harnes
         from assistant import ReportAssistant
 
         assistant = ReportAssistant()
-    records_by_id = harness._records_by_id(assistant)
+    records_by_id = harness.records_of(assistant)
     rows = [row for conversation in conversations for row in play(assistant, conversation, records_by_id)]
     figures, moves = aggregate(rows), by_move(rows)
     gates = load_gates(conversations=path)

@@ -120,7 +120,7 @@ def _use_adapter(qa, unseen: dict | None, n: int) -> None:
     if unseen is None:
         return
     matrix = unseen.get(n, unseen.get("final"))
-    qa.retriever.index.query_transform = None if matrix is None else QueryAdapter(matrix).apply
+    qa.parts.index.query_transform = None if matrix is None else QueryAdapter(matrix).apply
 
 
 def _scored(qa, item: dict):
@@ -176,11 +176,9 @@ def adapter_data(qa, items: list[dict]):
     """Window vectors with their record column, and each answerable question's vector and gold columns."""
     from index.store import embed_query
 
-    got = qa.retriever.index.collection.get(where={"level": "window"}, include=["embeddings", "metadatas"])
-    windows = np.asarray(got["embeddings"], dtype=np.float32)
-    records = sorted({m["record_id"] for m in got["metadatas"]})
-    column = {rid: i for i, rid in enumerate(records)}
-    window_record = np.array([column[m["record_id"]] for m in got["metadatas"]])
+    windows, window_ids = qa.parts.index.window_vectors()
+    column = {rid: i for i, rid in enumerate(sorted(set(window_ids)))}
+    window_record = np.array([column[rid] for rid in window_ids])
     questions, gold, numbers = [], [], []
     for n, item in enumerate(items):
         if item["type"] == OUT_OF_SCOPE or (prepared := _prepared(qa, item)) is None:
@@ -363,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="where the model files go")
     args = parser.parse_args(argv)
     from assistant import ReportAssistant, get_settings
-    from assistant.core import build_parts
+    from assistant.core import FittedModels, build_parts
 
     items, sha = load_pool()
     answerable = sum(1 for i in items if i["type"] != OUT_OF_SCOPE)
@@ -375,14 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings.answer.fitted = False  # every stage is fitted on the output of the ones fitted before it
 
     def assistant(**models):
-        parts = build_parts(settings)
-        qa = ReportAssistant(parts["retriever"], parts["answerer"], settings, parts["report"])
-        if "adapter" in models:
-            qa.retriever.index.query_transform = models["adapter"].apply
-        qa.retriever.ranker.model = models.get("ranker")
-        qa.answerer.sentence_model = models.get("sentences")
-        qa.answerer.answerable_model = None
-        return qa
+        return ReportAssistant(settings, build_parts(settings, FittedModels(**models)))
 
     matrix, figures["adapter"], unseen = fit_adapter(assistant(), items)
     adapter = QueryAdapter(matrix, {**base, "cv": figures["adapter"]})

@@ -11,7 +11,6 @@ import json
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,11 +101,8 @@ def pinned_files(path: Path = GATES_FILE) -> dict[str, str]:
 
 def index_stamp(assistant: Any) -> dict | None:
     """The index stamp (report, parser, model, windows), its key and build time; None if there is no index."""
-    index = getattr(getattr(assistant, "retriever", None), "index", None)
-    stamp = getattr(index, "stamp", None)
-    if stamp is None:
-        return None
-    return {**asdict(stamp), "key": stamp.key, "built_at": getattr(index, "built_at", "")}
+    stamp = getattr(assistant, "stamp", None)
+    return dict(stamp) if isinstance(stamp, dict) else None
 
 
 # -- scoring ---------------------------------------------------------------------
@@ -232,9 +228,7 @@ def markdown_by_kind(kinds: dict[str, dict]) -> str:
     lines = ["## By kind of question", "", "| kind | n | recall@5 | fact recall | citation relevance | refused |"]
     lines.append("|---|---|---|---|---|---|")
     for key, f in kinds.items():
-        cells = [key, str(f["n"])] + [
-            _fmt(f[k], "{:.2f}") for k in ("recall_at_5", "fact_recall", "citation_relevance")
-        ]
+        cells = [key, str(f["n"])] + [fmt(f[k], "{:.2f}") for k in ("recall_at_5", "fact_recall", "citation_relevance")]
         lines.append("| " + " | ".join([*cells, f"{f['refused']:.2f}"]) + " |")
     return "\n".join(lines)
 
@@ -289,11 +283,11 @@ def failures(rows: Sequence[dict]) -> list[dict]:
 # -- rendering -------------------------------------------------------------------
 
 
-def _fmt(value: float | None, pattern: str) -> str:
+def fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def _gate_text(gate: dict[str, float] | None) -> str:
+def gate_text(gate: dict[str, float] | None) -> str:
     if not gate:
         return "—"
     return " ".join(f"{'≥' if k == 'min' else '≤'} {v:.2f}" for k, v in sorted(gate.items(), reverse=True))
@@ -306,7 +300,7 @@ def markdown_table(ours: dict, base: dict | None, gates: dict, status: dict[str,
         value, other = ours.get(key), (base or {}).get(key)
         delta = None if value is None or other is None else value - other
         delta_text = "—" if delta is None else ("+" if delta >= 0 else "") + pattern.format(delta)
-        cells = [label, _fmt(value, pattern), _fmt(other, pattern), delta_text, _gate_text(gates.get(key))]
+        cells = [label, fmt(value, pattern), fmt(other, pattern), delta_text, gate_text(gates.get(key))]
         lines.append("| " + " | ".join([*cells, status.get(key, "—")]) + " |")
     return "\n".join(lines)
 
@@ -366,7 +360,7 @@ def run_eval(
         from assistant import ReportAssistant
 
         assistant = ReportAssistant()
-    records_by_id = _records_by_id(assistant)
+    records_by_id = records_of(assistant)
     rows = evaluate(assistant, items, records_by_id)
     ours = aggregate(rows)
     base_rows: list[dict] | None = None
@@ -422,7 +416,7 @@ def run_eval(
     }
 
 
-def _records_by_id(assistant: Asker) -> dict:
+def records_of(assistant: Asker) -> dict:
     """The assistant's records by id, or the parsed report's when it has none."""
     by_id = getattr(assistant, "by_id", None)
     if by_id:

@@ -515,7 +515,7 @@ def machine_info() -> dict:
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": sys.version.split()[0], "loadavg": list(os.getloadavg())}
 
 
-def _fmt(value: float | int | None, pattern: str = "{:,.1f}") -> str:
+def fmt(value: float | int | None, pattern: str = "{:,.1f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
@@ -545,11 +545,11 @@ def render_markdown(result: dict) -> str:
         "| --- | --- |",
         f"| requests answered | {s['responses']:,} (sent {s['requests_sent']:,}, cancelled {s['cancelled']}) |",
         f"| wall time | {s['elapsed_s']:.1f} s |",
-        f"| throughput | {_fmt(s['throughput_rps'], '{:.2f}')} req/s |",
-        f"| latency p50 / p95 / p99 (client) | {_fmt(lat['p50_ms'])} / {_fmt(lat['p95_ms'])} / "
-        f"{_fmt(lat['p99_ms'])} ms (max {_fmt(lat['max_ms'])}) |",
-        f"| server compute p50 / p95 / p99 (`timings_ms.total`) | {_fmt(comp['p50_ms'])} / {_fmt(comp['p95_ms'])} / "
-        f"{_fmt(comp['p99_ms'])} ms |",
+        f"| throughput | {fmt(s['throughput_rps'], '{:.2f}')} req/s |",
+        f"| latency p50 / p95 / p99 (client) | {fmt(lat['p50_ms'])} / {fmt(lat['p95_ms'])} / "
+        f"{fmt(lat['p99_ms'])} ms (max {fmt(lat['max_ms'])}) |",
+        f"| server compute p50 / p95 / p99 (`timings_ms.total`) | {fmt(comp['p50_ms'])} / {fmt(comp['p95_ms'])} / "
+        f"{fmt(comp['p99_ms'])} ms |",
         f"| errors | {s['errors']} ({s['failed_requests']} requests) |",
         f"| invalid citations | {s['invalid_citations']} of {s['citations_checked']:,} checked |",
         f"| refused answers | {s['refused']} |",
@@ -577,7 +577,7 @@ def render_markdown(result: dict) -> str:
             "",
             f"Growth before → after: **{_signed(rss['growth_mb'])}**; after the whole question set had been asked "
             f"once (warm → after): **{_signed(rss['growth_after_warm_mb'])}**. Peak (VmHWM): "
-            f"{_fmt(rss['peak_hwm_mb'])} MB.",
+            f"{fmt(rss['peak_hwm_mb'])} MB.",
         ]
     log_info = result.get("server_log") or {}
     if log_info.get("tracebacks"):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from assistant.citations import MARKER_RE, markers
-from index.text import fold, split_sentences
+from index.text import FUNCTION_WORDS, fold, split_sentences
 
 Facts = Sequence[Sequence[str]]
 Claim = tuple[str, list[str]]
@@ -27,15 +27,7 @@ NUMBER_RE = re.compile(r"£?\d+(?:[.,]\d+)*%?")
 _WORD_RE = re.compile(r"[a-z][a-z'-]*")
 _MARKER_AND_SPACE_RE = re.compile(r"\s*" + MARKER_RE.pattern)
 MIN_WORD_SHARE = 0.6
-_STOPWORDS_TEXT = """
-a about above after again against all also am an and any are as at be been before being below between both
-but by can could did do does doing done down during each either few for from further had has have having he
-her here hers him his how i if in into is it its itself just may me might more most must my no nor not now
-of off on once only or other our ours out over own same shall she should so some such than that the their
-theirs them then there these they this those through to too under until up upon very was we were what when
-where which while who whom why will with would you your yours
-"""
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+STOPWORDS = FUNCTION_WORDS | frozenset("either may might shall upon".split())
 
 
 class HasText(Protocol):

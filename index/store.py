@@ -84,6 +84,11 @@ class ReportIndex:
     def count(self) -> int:
         return self.collection.count()
 
+    def window_vectors(self) -> tuple[np.ndarray, list[str]]:
+        """Every record window's stored vector, and the id of the record each belongs to."""
+        got = self.collection.get(where={"level": "window"}, include=["embeddings", "metadatas"])
+        return np.asarray(got["embeddings"], dtype=np.float32), [m["record_id"] for m in got["metadatas"]]
+
     def search(self, text: str, k: int = 10, level: str = "window") -> list[Hit]:
         """Dense search over record windows (or single sentences); one hit per record, best first."""
         from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
@@ -250,7 +255,7 @@ def _store_for(settings: IndexSettings):
     return _ServerStore(settings) if settings.server_mode else _LocalStore(settings)
 
 
-def _chroma_settings():
+def chroma_settings():
     import chromadb
 
     return chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
@@ -376,7 +381,7 @@ class _LocalStore:
 def _persistent_client(path: Path):
     import chromadb
 
-    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
 
 
 def _release(client) -> None:
@@ -403,7 +408,7 @@ class _ServerStore:
         if self._client is None:
             try:
                 self._client = chromadb.HttpClient(
-                    host=self.settings.chroma_host, port=self.settings.chroma_port, settings=_chroma_settings()
+                    host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings()
                 )
                 self._client.heartbeat()
             except Exception as exc:

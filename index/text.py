@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import re
 
+# English function words: the one list that the answerer's and the evaluation's stop words both start from.
+FUNCTION_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be been before being below between both but
+    by can could did do does doing done down during each few for from further had has have having he her here hers
+    him his how i if in into is it its itself just me more most must my no nor not now of off on once only or
+    other our ours out over own same she should so some such than that the their theirs them then there these they
+    this those through to too under until up very was we were what when where which while who whom why will with
+    would you your yours
+    """.split()
+)
 SUPERSCRIPTS = {"¹": 1, "²": 2, "³": 3, "⁴": 4, "⁵": 5, "⁶": 6, "⁷": 7, "⁸": 8, "⁹": 9}
 _MARKUP_RE = re.compile(r"</?u>|\*+|[¹²³⁴⁵⁶⁷⁸⁹]")
 _TRAILING_PAGE_RE = re.compile(r"\t\s*\d{1,3}\s*$")

@@ -155,7 +155,7 @@ def test_sentence_search_failing_keeps_the_window_hits(qa, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("sentence vectors unavailable")
 
-    monkeypatch.setattr(qa.retriever.index, "search_sentences", broken)
+    monkeypatch.setattr(qa.parts.index, "search_sentences", broken)
     ranked, notice = qa.retriever.search("How big is the Policy Innovation Fund?", k=5)
     assert notice == ""
     assert any(r.dense > 0 for r in ranked)

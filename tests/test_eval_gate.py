@@ -96,3 +96,18 @@ def test_the_latest_blind_set_meets_its_gates(tmp_path):
     result = run_eval(out_dir=tmp_path, baseline=False, questions_path=path)
     failing = sorted(k for k, v in result["status"].items() if v != "PASS")
     assert result["passed"] and set(result["status"]) == set(blind["gates"]), f"failing: {failing}\n{result['table']}"
+
+
+def test_the_latest_blind_conversation_set_meets_its_gates(tmp_path):
+    """Played turn by turn with the assistant's own answers as history, as the chat page does."""
+    from eval.chats import run_conversations
+
+    with GATES_FILE.open("rb") as fh:
+        table = tomllib.load(fh)["conversations"]
+    path = EVAL_DIR / table["file"]
+    assert table["gates"] and table["file"] in pinned_files()
+    result = run_conversations(path, tmp_path)
+    failing = sorted(k for k, v in result["status"].items() if v != "PASS")
+    assert result["passed"] and set(result["status"]) == set(table["gates"]), (
+        f"failing: {failing}\n{result['markdown']}"
+    )

@@ -173,6 +173,6 @@ def test_unreachable_server_is_one_clear_error(built_index):
 
 def test_telemetry_is_off(built_index):
     assert os.environ.get("ANONYMIZED_TELEMETRY") == "False"
-    from index.store import _chroma_settings
+    from index.store import chroma_settings
 
-    assert _chroma_settings().anonymized_telemetry is False
+    assert chroma_settings().anonymized_telemetry is False

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -39,7 +40,7 @@ QUESTIONS = [
 def _assistant_with(qa, settings: LLMSettings) -> ReportAssistant:
     grounded = qa.answerers["grounded"]
     llm = LLMAnswerer(settings, grounded, qa.records)
-    return ReportAssistant(retriever=qa.retriever, answerer=llm, settings=qa.settings, report=qa.report)
+    return ReportAssistant(qa.settings, replace(qa.parts, answerer=llm, alternatives=[]))
 
 
 @pytest.fixture(scope="module")
