@@ -22,9 +22,9 @@ from index.text import fold
 
 # The words of a question that name what it is about, in the order they are tried.
 _ABBREVIATION_RE = re.compile(r"\b[A-Z][A-Z&]{1,6}s?\b")
-_PRONOUN_RE = re.compile(
-    r"\b(it|its|it's|they|them|their|he|she|him|his|her)\b|\b(that|this)\b(?=\s*(?:or\b|and\b|,|\?|$))", re.I
-)
+# The pronouns replaced by the subject; a possessive ('its targets') is left alone, since it as often points
+# at a thing named earlier in the same question ('if a council hits its targets').
+_PRONOUN_RE = re.compile(r"\b(it|it's|they|them|he|she|him)\b|\b(that|this)\b(?=\s*(?:or\b|and\b|,|\?|$))", re.I)
 _BACK_RE = re.compile(r"\b(back to|return(?:ing)? to|going back|as for|on the earlier)\b", re.I)
 
 CORRECTION_RE = re.compile(
@@ -89,8 +89,14 @@ class Conversation:
 
     def names_of(self, question: str) -> list[str]:
         """What in the question could name its subject: names, abbreviations, runs of words holding a rare word."""
-        rare = [run for run in _runs(question) if any(w in self.rare_words for w in content_words(run))]
-        return list(dict.fromkeys(_whole_names(question) + abbreviations(question) + rare))
+        return list(dict.fromkeys(self._proper_names(question) + self._rare_runs(question)))
+
+    def _proper_names(self, question: str) -> list[str]:
+        """The capitalised names and abbreviations of the question that the report uses."""
+        return [n for n in dict.fromkeys(_whole_names(question) + abbreviations(question)) if self._records_with(n)]
+
+    def _rare_runs(self, question: str) -> list[str]:
+        return [run for run in _runs(question) if any(w in self.rare_words for w in content_words(run))]
 
     def _records_with(self, phrase: str) -> int:
         """How many records use every content word of the phrase (0: none, or it has no content words)."""
@@ -139,7 +145,9 @@ class Conversation:
         reads the words of the turn it follows."""
         subject = current.subject
         shown = question
-        if len(content_words(question)) >= _SELF_CONTAINED:  # says enough itself: read along, never rewritten
+        # Says enough itself, or names its own thing ('and the Evidence-Based Policy Fund, how much is in that?'):
+        # read along with the turn before, never rewritten.
+        if len(content_words(question)) >= _SELF_CONTAINED or self._proper_names(question):
             seen = {fold(w) for w in content_words(question)}
             earlier = [w for w in dict.fromkeys(content_words(current.question)) if fold(w) not in seen]
             text = " ".join([question, *earlier[:_EARLIER_WORDS]])
@@ -170,10 +178,12 @@ class Conversation:
         route = find_route(question, self.records)
         if route.conclusions:
             return Focus(f"conclusion {route.conclusions[0]}", tuple(names), question)
-        used = [(n, self._records_with(n)) for n in names]
-        particular = sorted((count, i, n) for i, (n, count) in enumerate(used) if count)
+        # A name or abbreviation is a subject before a run of rare words; among them, the most particular.
+        proper = set(self._proper_names(question))
+        used = [(n not in proper, self._records_with(n), i, n) for i, n in enumerate(names)]
+        particular = sorted(u for u in used if u[1])
         if particular:
-            name = particular[0][2]
+            name = particular[0][3]
             article = re.search(rf"\b(the)\s+{re.escape(name)}", question, re.I)
             return Focus(f"the {name}" if article else name, tuple(names), question)
         return Focus(" ".join(_plain_words(question)[:_SUBJECT_WORDS]), tuple(names), question, named=False)
@@ -223,13 +233,8 @@ def _plain_words(question: str) -> list[str]:
 
 
 def _replace(pronoun: str, subject: str) -> str:
-    """The subject in the pronoun's place ('its' becomes "the fund's")."""
-    lowered = pronoun.lower()
-    if lowered in {"its", "their", "his", "her"}:
-        return f"{subject}'s"
-    if lowered == "it's":
-        return f"{subject} is"
-    return subject
+    """The subject in the pronoun's place ("it's" becomes 'the fund is')."""
+    return f"{subject} is" if pronoun.lower() == "it's" else subject
 
 
 def _without_refs(text: str) -> str:

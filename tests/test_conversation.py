@@ -77,6 +77,17 @@ def test_going_back_reaches_an_earlier_focus(talk):
     assert "Policy Innovation Fund" in r.understood_as
 
 
+def test_a_follow_up_that_names_its_own_thing_is_read_along_not_rewritten(talk):
+    r = read(talk, "and the Invest to Save Budget, how big is that?", "How much is the Policy Innovation Fund?", "…")
+    assert r.follow_up and r.understood_as == ""
+    assert "Invest to Save Budget" in r.text and "policy innovation fund" in r.text.lower()
+
+
+def test_a_possessive_is_left_alone(talk):
+    r = read(talk, "if a council meets its targets, what then?", "What is a Local Public Service Agreement?", "…")
+    assert "its targets" in r.text
+
+
 def test_the_state_is_rebuilt_from_the_history_alone():
     records = load_report().records
     history = chat("How much is the Policy Innovation Fund?", "It is £50 million. [2.12] [3.24.1]")
