@@ -131,19 +131,19 @@ def render_user(question: str) -> str:
     return html.escape(question or "").replace("\n", "<br>") or "<em>(empty question)</em>"
 
 
-def render_answer(answer: dict, turn: int, known: set[str] | dict) -> str:
+def render_answer(answer: Answer, turn: int, known: set[str] | dict) -> str:
     """A finished answer: cited text, then the nearest paragraphs (refusal) or related ones, all clickable."""
-    parts = [render_marked_text(answer["answer"], known, turn)]
-    if answer.get("understood_as"):  # a follow-up read in its conversation: show the reader how
-        parts.insert(0, f'<em class="wqa-understood">Understood as: {html.escape(answer["understood_as"])}</em>')
-    if answer.get("notice"):
-        parts.append(f"<em>{html.escape(answer['notice'])}</em>")
-    if answer.get("refused"):
-        nearest = [s["id"] for s in answer.get("sources", [])[:3] if s["id"] in known]
+    parts = [render_marked_text(answer.text, known, turn)]
+    if answer.understood_as:  # a follow-up read in its conversation: show the reader how
+        parts.insert(0, f'<em class="wqa-understood">Understood as: {html.escape(answer.understood_as)}</em>')
+    if answer.notice:
+        parts.append(f"<em>{html.escape(answer.notice)}</em>")
+    if answer.refused:
+        nearest = [s.id for s in answer.sources[:3] if s.id in known]
         if nearest:
             parts.append("Nearest paragraphs: " + " ".join(cite_button(i, turn) for i in nearest))
-    elif answer.get("related"):
-        parts.append("See also: " + " ".join(cite_button(i, turn) for i in answer["related"][:5] if i in known))
+    elif answer.related:
+        parts.append("See also: " + " ".join(cite_button(i, turn) for i in answer.related[:5] if i in known))
     return "<br><br>".join(parts)
 
 
@@ -269,7 +269,7 @@ def history_of(turns: list[dict]) -> list[dict]:
         if turn.get("answer"):
             history += [
                 {"role": "user", "content": turn["question"]},
-                {"role": "assistant", "content": turn["answer"]["answer"]},
+                {"role": "assistant", "content": turn["answer"].text},
             ]
     return history
 
@@ -277,10 +277,10 @@ def history_of(turns: list[dict]) -> list[dict]:
 def quotes_for(turns: list[dict], turn: str, record_id: str) -> list[str]:
     """The sentences that answer `turn` quoted from this record (what the panel highlights)."""
     try:
-        answer = (turns or [])[int(turn)].get("answer") or {}
+        answer = (turns or [])[int(turn)].get("answer")
     except (ValueError, IndexError, TypeError):
         return []
-    return [c["quote"] for c in answer.get("citations", []) if c["id"] == record_id]
+    return [c.quote for c in answer.citations if c.id == record_id] if answer else []
 
 
 def event_value(evt: gr.EventData, key: str) -> str:
@@ -463,7 +463,7 @@ def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
         try:
             for item in qa.stream(text, history_of(state), int(k or 0) or None, name or None):
                 if isinstance(item, Answer):
-                    turn["answer"] = item.to_dict()
+                    turn["answer"] = item
                 else:
                     yield "", render_chat(state, known, (turn["question"], item)), state
         except BadInput as exc:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.citations import markers
 from assistant.types import Answer, BadInput
 from eval import metrics as m
 
@@ -119,8 +118,9 @@ def timed_ask(asker: Asker, item: dict) -> tuple[Answer, float]:
 
 
 def cited_ids(answer: Answer) -> list[str]:
-    """The ids an answer cites: its citations, then any other [id] markers in its text."""
-    return m.distinct([c.id for c in answer.citations] + markers(answer.text))
+    """The ids an answer cites, from its citations. (The sentence-level checks read the text, markers and all,
+    since the text is what a reader checks against the paragraphs.)"""
+    return m.distinct(c.id for c in answer.citations)
 
 
 def score_item(item: dict, answer: Answer, latency_ms: float, records_by_id: dict) -> dict:

@@ -224,10 +224,10 @@ def test_rendering_escapes_everything_but_its_own_markup(qa):
     marked = highlight("a <b> quote here. Next.", ["<b> quote\nhere."])
     assert marked == "a <mark>&lt;b&gt; quote here.</mark> Next."
 
-    refusal = qa.ask("<script>alert(1)</script>").to_dict()
+    refusal = qa.ask("<script>alert(1)</script>")
     shown = render_answer(refusal, 0, qa.by_id)
     assert "<script" not in shown and "Nearest paragraphs:" in shown
-    assert all(cite_button(s["id"], 0) in shown for s in refusal["sources"][:3])
+    assert all(cite_button(s.id, 0) in shown for s in refusal.sources[:3])
 
     first_sentence = qa.record("3.24.1").text.split(". ")[0] + "."
     panel = render_record(qa, "3.24.1", [first_sentence])
