@@ -7,19 +7,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.conversation import Conversation
-from assistant.query import (
-    Query,
-    build_glossary,
-    build_initialisms,
-    clean_history,
-    clean_question,
-    expand,
-    rare_words,
-    strip_instructions,
-)
-from assistant.retrieve import HybridRetriever, Ranked
-from assistant.routes import Route, find_route
+from assistant.question.clean import clean_history, clean_question, strip_instructions
+from assistant.question.conversation import Conversation
+from assistant.question.glossary import build_glossary, build_initialisms, expand
+from assistant.question.query import Query
+from assistant.question.routes import Route, find_route
+from assistant.question.words import rare_words
+from assistant.retrieval.search import HybridRetriever, Ranked
 from assistant.settings import Settings, get_settings
 from assistant.types import Answer, BadInput, Source
 from index.parse import ParsedReport
@@ -164,12 +158,12 @@ class FittedModels:
 def build_parts(settings: Settings, models: FittedModels | None = None) -> Parts:
     """The default parts, built from settings: the parsed report, the index, the hybrid retriever, the
     answerer (the fitted models from their files, or `models` when given)."""
-    from assistant.answer import GroundedAnswerer
+    from assistant.answering.grounded import GroundedAnswerer
+    from assistant.answering.refusal import covered_until
+    from assistant.answering.sentences import SentenceBank
     from assistant.features import FeatureBuilder, Lexicon
     from assistant.learned import MODELS_DIR, load_adapter
-    from assistant.rank import RecordRanker
-    from assistant.refusal import covered_until
-    from assistant.sentences import SentenceBank
+    from assistant.retrieval.rank import RecordRanker
     from index.report import load_report
     from index.store import open_index
 
@@ -191,7 +185,7 @@ def build_parts(settings: Settings, models: FittedModels | None = None) -> Parts
         ranker.model, grounded.sentence_model, grounded.answerable_model = models.ranker, models.sentences, None
     answerer, alternatives = grounded, []
     if settings.llm.base_url:
-        from assistant.llm import LLMAnswerer
+        from assistant.answering.llm import LLMAnswerer
 
         llm = LLMAnswerer(settings.llm, grounded, report.records)
         answerer, alternatives = (llm, [grounded]) if settings.answer.answerer == "llm" else (grounded, [llm])

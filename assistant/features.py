@@ -11,9 +11,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from assistant.intent import Intent
-from assistant.query import Query, question_names
-from assistant.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_count, has_date, question_stems, stems
+from assistant.answering.sentences import ANAPHOR_RE, Sentence, SentenceBank, has_count, has_date, question_stems, stems
+from assistant.question.intent import Intent
+from assistant.question.query import Query
+from assistant.question.words import question_names
 from index.records import Record
 from index.text import fold
 

@@ -69,6 +69,24 @@ class AnswerSettings(BaseModel):
     progress_sentences: int = Field(
         8, ge=1, le=30, description="Progress paragraphs (one sentence each) most for a conclusion asked about alone."
     )
+    conclusions_at_once: int = Field(
+        3, ge=1, le=42, description="Conclusions a question naming several is answered for."
+    )
+    routed_openings: int = Field(
+        8, ge=1, le=60, description="Records named by a range or a table whose opening sentences an answer gives."
+    )
+    list_items: int = Field(12, ge=1, le=60, description="Items a sentence that introduces a list brings with it.")
+    context_after: int = Field(
+        3, ge=0, le=10, description="Sentences after a picked one that may supply the figure, date or list it lacks."
+    )
+    repeat_share: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="A sentence sharing this share of its words with one already picked, and no new name or "
+        "figure, is a repeat and left out.",
+    )
+    refusal_nearest: int = Field(3, ge=0, le=10, description="Nearest paragraphs a refusal lists for checking.")
     models_dir: Path | None = Field(
         None, description="Folder of the fitted model files; unset means the ones shipped in assistant/models/."
     )
@@ -84,6 +102,14 @@ class LLMSettings(BaseModel):
     api_key_env: str = Field("WIRING_QA_LLM_API_KEY", description="Env var that holds the API key, if any.")
     timeout_s: float = Field(20.0, gt=0, description="Seconds before the grounded answer is used instead.")
     max_tokens: int = Field(400, ge=16, description="Longest generated answer.")
+    max_sentences: int = Field(4, ge=1, le=12, description="Sentences the prompt asks the model for at most.")
+    min_word_share: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="A generated sentence is kept only if a sentence of its cited record holds its figures and "
+        "this share of its words.",
+    )
 
 
 class AppSettings(BaseModel):

@@ -24,6 +24,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402 - after the analytics switch
 import pandas as pd  # noqa: E402
 
+from assistant.answering.citations import MARKER_RE
 from assistant.core import ReportAssistant
 from assistant.settings import Settings
 from assistant.types import Answer, BadInput
@@ -37,7 +38,6 @@ EXAMPLES = (
 )
 ALL_PARTS = "All parts"
 TABLE_HEADERS = ["No.", "Conclusion", "By when", "Part", "Paragraphs"]
-MARKER_RE = re.compile(r"\[([^\[\]\n]{1,80})\]")
 
 # Gradio's chat sanitiser drops data-* attributes and <style>, but keeps class, name, value, title and
 # style: so a citation is a <button> whose value is the record id and whose name is the chat turn,

@@ -240,7 +240,7 @@ NOTES = (
     "parse the report and build `BM25Search`.",
     "Peak RSS: the cold-start process's own high-water mark (`VmHWM` in /proc/self/status), read after its first "
     "answer (median of runs); not `ru_maxrss`, which on Linux also carries the parent's RSS at fork time.",
-    "BM25-only: `assistant.retrieve.BM25Search` alone (no dense search, routes, query resolution or history); "
+    "BM25-only: `assistant.retrieval.search.BM25Search` alone (no dense search, routes, query resolution or history); "
     "the answer is the top record's sentence that covers most of the question's weighted terms, cited `[id]` "
     "with a verbatim quote; it never refuses.",
 )
@@ -440,7 +440,7 @@ _marks["answered"] = time.time() - _T0
 _out["built_at"] = qa.stamp["built_at"]
 """,
     "bm25-only": """
-from assistant.retrieve import BM25Search
+from assistant.retrieval.search import BM25Search
 from eval.bm25_only import SEARCH_K, BM25Only
 from index.report import load_report
 _marks["imported"] = time.time() - _T0

@@ -1,7 +1,7 @@
 """A BM25-only pipeline over wiring-qa's records: the lexical half of the retriever, nothing else.
 
 No dense search, no structure routes, no query resolution, no history, no refusals. Records are ranked
-by ``assistant.retrieve.BM25Search`` alone; the answer is the one sentence of the top record that covers
+by ``assistant.retrieval.search.BM25Search`` alone; the answer is the one sentence of the top record that covers
 most of the question's weighted terms (the grounded answerer's ``SentenceBank`` scoring, ties to the
 earlier sentence), cited as ``[id]`` with the sentence as its verbatim quote. It is the bench's floor:
 what plain keyword search over the same records gives.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from assistant.citations import cite
-from assistant.retrieve import BM25Search
-from assistant.sentences import Sentence, SentenceBank, stems
+from assistant.answering.citations import cite
+from assistant.answering.sentences import Sentence, SentenceBank, stems
+from assistant.retrieval.search import BM25Search
 from assistant.types import Answer, Source
 from index.records import Record
 

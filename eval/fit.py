@@ -124,7 +124,7 @@ def _use_adapter(qa, unseen: dict | None, n: int) -> None:
 
 
 def _scored(qa, item: dict):
-    from assistant.rank import question_kinds
+    from assistant.question.kinds import question_kinds
 
     prepared = _prepared(qa, item)
     if prepared is None:

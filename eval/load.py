@@ -10,7 +10,7 @@ seconds have passed or M questions have been sent in all, whichever comes first.
 accepted.
 
 Every answer is checked: the answer is non-empty text, ``refused`` is a bool, and each citation names a record
-that exists and quotes it verbatim (``assistant.citations.citation_is_valid`` over ``load_report().by_id()``).
+that exists and quotes it verbatim (``assistant.answering.citations.citation_is_valid`` over ``load_report().by_id()``).
 Exceptions, timeouts, invalid citations and malformed answers are counted separately.
 
 Reported: requests, throughput, client-side latency p50/p95/p99, the server's own compute time
@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.citations import citation_is_valid
+from assistant.answering.citations import citation_is_valid
 from assistant.types import Citation
 from eval import harness
 from eval import metrics as m
@@ -588,7 +588,7 @@ def render_markdown(result: dict) -> str:
         "included. Server compute is the answer's own `timings_ms.total`. A self-started server is fresh, so the first "
         "answers include whatever the app loads on first use; questions repeat once the set is used up, and repeats "
         "hit the app's query-embedding cache. Every citation is checked with "
-        "`assistant.citations.citation_is_valid` against the parsed report.",
+        "`assistant.answering.citations.citation_is_valid` against the parsed report.",
     ]
     return "\n".join(lines) + "\n"
 

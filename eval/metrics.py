@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from assistant.citations import MARKER_RE, markers
+from assistant.answering.citations import MARKER_RE, markers
 from index.text import FUNCTION_WORDS, fold, split_sentences
 
 Facts = Sequence[Sequence[str]]

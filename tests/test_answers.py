@@ -9,11 +9,11 @@ import pytest
 from conftest import history_after
 
 from assistant import Answer
-from assistant.citations import citation_is_valid
-from assistant.conflicts import NAMES_LABEL, Conflicts
-from assistant.query import Query
-from assistant.refusal import REFUSAL, refusal_reason
-from assistant.sentences import SentenceBank
+from assistant.answering.citations import citation_is_valid
+from assistant.answering.conflicts import NAMES_LABEL, Conflicts
+from assistant.answering.refusal import REFUSAL, refusal_reason
+from assistant.answering.sentences import SentenceBank
+from assistant.question.query import Query
 
 
 def _cited(answer: Answer) -> list[str]:

@@ -6,8 +6,8 @@ import pytest
 from conftest import history_after
 
 from assistant import Answer, BadInput
-from assistant.citations import citation_is_valid, markers
-from assistant.routes import find_route
+from assistant.answering.citations import citation_is_valid, markers
+from assistant.question.routes import find_route
 
 
 def _cited(answer: Answer) -> list[str]:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from assistant.conversation import Conversation, State
-from assistant.query import rare_words
+from assistant.question.conversation import Conversation, State
+from assistant.question.words import rare_words
 from index.report import load_report
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import BadInput, ReportAssistant
-from assistant.citations import citation_is_valid
+from assistant.answering.citations import citation_is_valid
 from assistant.settings import Settings
 from index.settings import IndexSettings
 from index.store import build_index

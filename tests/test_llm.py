@@ -17,8 +17,8 @@ import pytest
 from conftest import free_port, wait_for
 
 from assistant import ReportAssistant
-from assistant.citations import citation_is_valid, markers
-from assistant.llm import LLMAnswerer
+from assistant.answering.citations import citation_is_valid, markers
+from assistant.answering.llm import LLMAnswerer
 from assistant.settings import LLMSettings
 
 HAVE_LLM_EXTRA = (

@@ -7,17 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.citations import cite
-from assistant.conflicts import Conflicts
-from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES, FeatureBuilder, Lexicon, is_deadline
-from assistant.intent import Intent, detect_intent
-from assistant.learned import MODELS_DIR, LinearModel, load_model
-from assistant.query import Query, lacks_subject, names_in, question_names
-from assistant.rank import question_kinds
-from assistant.refusal import REFUSAL, Decision, covered_until, refusal_reason
-from assistant.retrieve import Ranked
-from assistant.routes import Route
-from assistant.sentences import (
+from assistant.answering.citations import cite
+from assistant.answering.conflicts import Conflicts
+from assistant.answering.refusal import REFUSAL, Decision, covered_until, refusal_reason
+from assistant.answering.sentences import (
     ANAPHOR_RE,
     Sentence,
     SentenceBank,
@@ -26,12 +19,21 @@ from assistant.sentences import (
     names_and_figures,
     question_stems,
 )
+from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES, FeatureBuilder, Lexicon, is_deadline
+from assistant.learned import MODELS_DIR, LinearModel, load_model
+from assistant.question.intent import Intent, detect_intent
+from assistant.question.kinds import question_kinds
+from assistant.question.query import Query, lacks_subject
+from assistant.question.routes import Route
+from assistant.question.words import names_in, question_names
+from assistant.retrieval.search import Ranked
 from assistant.settings import AnswerSettings
 from assistant.types import Answer
 from index.records import Record
 from index.text import fold
 
 UNCLEAR = "The question does not say what it is about: name the fund, unit, report or conclusion you mean."
+LIST_SEPARATORS = 4  # a sentence with this many commas and semicolons runs a list into one sentence
 SENTENCES = "sentences"
 ANSWERABLE = "answerable"
 
@@ -101,7 +103,9 @@ class GroundedAnswerer:
         if not decision.answerable:
             return self._refusal(ranked, decision.reason)
         if route.conclusions and not _names_other_things(query):
-            picked = self._conclusion_answer(route.conclusions[:3], query, intent, scored)
+            picked = self._conclusion_answer(
+                route.conclusions[: self.settings.conclusions_at_once], query, intent, scored
+            )
         elif route:
             picked = self._routed(scored, route)
         else:
@@ -207,7 +211,8 @@ class GroundedAnswerer:
         mine = [s for s in scored if s.sentence.record.id in route.ids]
         if len(route.ids) == 1:
             return sorted((s.sentence for s in mine[: self.settings.max_sentences]), key=lambda s: s.position)
-        openings = [self.bank.sentences(rid)[0] for rid in route.ids[:8] if self.bank.sentences(rid)]
+        named = route.ids[: self.settings.routed_openings]
+        openings = [self.bank.sentences(rid)[0] for rid in named if self.bank.sentences(rid)]
         return list(dict.fromkeys(openings + [s.sentence for s in mine[:1]])) or [scored[0].sentence]
 
     def _repeats(self, sentence: Sentence, picked: list[Sentence]) -> bool:
@@ -215,7 +220,7 @@ class GroundedAnswerer:
         a repeat that names a thing differently is kept, since readers need to see the difference)."""
         mine = self.bank.stems_of(sentence)
         for other in picked:
-            same_words = len(mine & self.bank.stems_of(other)) >= 0.75 * len(mine)
+            same_words = len(mine & self.bank.stems_of(other)) >= self.settings.repeat_share * len(mine)
             if mine and same_words and names_and_figures(sentence.text) <= names_and_figures(other.text):
                 return True
         return False
@@ -235,7 +240,8 @@ class GroundedAnswerer:
         for sentence in picked:
             siblings = self.bank.sentences(sentence.record.id)
             before = siblings[sentence.position - 1] if sentence.position > 0 else None
-            after = siblings[sentence.position + 1 : sentence.position + 4] + self._footnotes(sentence.record)
+            following = siblings[sentence.position + 1 : sentence.position + 1 + self.settings.context_after]
+            after = following + self._footnotes(sentence.record)
             if before is not None and ANAPHOR_RE.match(sentence.text) and not _leads_in(before.text):
                 out.append(before)
             out.append(sentence)
@@ -260,7 +266,7 @@ class GroundedAnswerer:
                 sentence = lead
             out.append(sentence)
             if self._leads_list(sentence):
-                out += self.bank.sentences(sentence.record.id)[sentence.position + 1 :][:12]
+                out += self.bank.sentences(sentence.record.id)[sentence.position + 1 :][: self.settings.list_items]
         return list(dict.fromkeys(out))
 
     def _lead_in_of(self, sentence: Sentence) -> Sentence | None:
@@ -317,7 +323,7 @@ class GroundedAnswerer:
         return Answer(text="\n".join(lines), refused=False, citations=citations, answerer=self.name)
 
     def _refusal(self, ranked: list[Ranked], reason: str = "") -> Answer:
-        nearest = [r.record.id for r in ranked[:3]]
+        nearest = [r.record.id for r in ranked[: self.settings.refusal_nearest]]
         text = f"{REFUSAL} {reason}".strip()
         if nearest:
             text += " The nearest paragraphs, listed below for you to check, are " + ", ".join(nearest) + "."
@@ -360,7 +366,7 @@ def _annotates(footnote: Record, sentence: Sentence) -> bool:
 
 def _is_list(text: str) -> bool:
     """A list's lead-in ('… four key themes:') or a list run into one sentence ('Jobs; Skills; …')."""
-    return _leads_in(text) or text.count(",") + text.count(";") >= 4
+    return _leads_in(text) or text.count(",") + text.count(";") >= LIST_SEPARATORS
 
 
 def _leads_in(text: str) -> bool:

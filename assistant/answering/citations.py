@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.sentences import Sentence
+from assistant.answering.sentences import Sentence
 from assistant.types import Citation
 from index.locate import source_offsets
 from index.records import Record

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.query import Query, question_names
+from assistant.question.query import Query
+from assistant.question.words import question_names
 from index.records import Record
 
 REFUSAL = "The report does not cover this."

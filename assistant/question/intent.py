@@ -74,3 +74,20 @@ def detect_intent(question: str) -> Intent:
         person=bool(_WHO_RE.search(question)),
         place=bool(_WHERE_RE.search(question)),
     )
+
+
+_BARE_TERM_RE = re.compile(
+    r"(?:(?i:what)(?:'s|’s| is| are| was| does)\s+)?(?:the\s+|a\s+|an\s+)?(?:[A-Z][A-Z&]{1,5}s?|DfEE|DfID)(?:\s+[\w’']+){0,3}\s*\??"
+)
+
+_ABBREVIATION_WORDS_RE = re.compile(
+    r"\b(mean|means|meaning|stand|stands|abbreviation|acronym|short for|full name)\b", re.I
+)
+
+
+def asks_for_abbreviation(text: str) -> bool:
+    """A question about what an abbreviation means, or a bare abbreviation: the glossary is the answer."""
+    question = re.split(r"(?<=[.!?])\s+", text.split(" (")[0].strip())[-1]
+    if _ABBREVIATION_WORDS_RE.search(question):
+        return True
+    return bool(_BARE_TERM_RE.fullmatch(question))

@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
-from assistant.query import names_in
-from assistant.sentences import Sentence, SentenceBank, money_figures
+from assistant.answering.sentences import Sentence, SentenceBank, money_figures
+from assistant.question.words import names_in
 
 FIGURES_LABEL = "The report gives different figures for this in different places:"
 NAMES_LABEL = "The report names this differently in different places:"
 
 _FUNDED_RE = re.compile(r"\b(?:[A-Z][\w'’-]+\s+){1,5}(?:Fund|Budget|Reserve|Scheme|Service|Unit|Agency)\b")
 _CONNECTIVES = frozenset({"of", "for", "and", "the", "to"})
+
+VARIANT_MIN_WORDS = 3  # two names are variants of one only when they run to this many words
+NEAR_BEFORE_CHARS, NEAR_AFTER_CHARS = 10, 80  # the context of a name that a conflict is judged on
 
 
 class Conflicts:
@@ -74,7 +77,7 @@ def _name_variants(bank: SentenceBank) -> dict[str, list[str]]:
 
 
 def _variant(a: list[str], b: list[str]) -> bool:
-    if len(a) != len(b) or len(a) < 3 or a[0] != b[0] or a[-1] != b[-1]:
+    if len(a) != len(b) or len(a) < VARIANT_MIN_WORDS or a[0] != b[0] or a[-1] != b[-1]:
         return False
     if [_spelling(w) for w in a] == [_spelling(w) for w in b]:
         return False  # "Office's" and "Office", "Co-ordination" and "Coordination": one name spelt two ways
@@ -91,9 +94,10 @@ def _spelling(word: str) -> str:
     return re.sub(r"['’]s$", "", word).replace("-", "").lower()
 
 
-def _near(text: str, name: str, width: int = 80) -> str:
+def _near(text: str, name: str, width: int = NEAR_AFTER_CHARS) -> str:
+    """The name with a little of the text before it and `width` characters after."""
     at = text.find(name)
-    return text[max(0, at - 10) : at + len(name) + width]
+    return text[max(0, at - NEAR_BEFORE_CHARS) : at + len(name) + width]
 
 
 def _same_amount(a: set[str], b: set[str]) -> bool:

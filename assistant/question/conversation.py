@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.citations import markers
-from assistant.query import STOPWORDS, content_words, is_follow_up, names_nothing, question_names
-from assistant.routes import find_route
+from assistant.answering.citations import markers
+from assistant.question.query import is_follow_up, names_nothing
+from assistant.question.routes import find_route
+from assistant.question.words import STOPWORDS, content_words, question_names
 from index.records import Record
 from index.text import fold
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.query import NAME_RE, STOPWORDS, content_words
+from assistant.question.words import NAME_RE, STOPWORDS, content_words
 from index.records import Record
 from index.text import sentence_spans
 
@@ -25,6 +25,12 @@ _DATE_RE = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer|autumn|winter|early|19\d\d|20\d\d)\b",
     re.I,
 )
+
+# A word the report never uses still counts as known when it is a likely misspelling of one it does: at least
+# this long, and this similar (difflib ratio) to a report word of about its length and first letter.
+MISSPELT_MIN_CHARS = 5
+MISSPELT_SIMILARITY = 0.85
+PART_MIN_CHARS = 3  # a part of a hyphenated word this long may be a report word cut short
 
 
 @dataclass(frozen=True)
@@ -84,14 +90,14 @@ class SentenceBank:
     def _known(self, stem: str) -> bool:
         if "-" in stem.strip("-") and stem not in self.vocabulary:  # 'spend-to-save' is known by its parts
             return all(self._known_part(part) for part in stem.split("-") if part and part not in STOPWORDS)
-        if stem in self.vocabulary or len(stem) < 5:
+        if stem in self.vocabulary or len(stem) < MISSPELT_MIN_CHARS:
             return stem in self.vocabulary
         near = [v for v in self.vocabulary if abs(len(v) - len(stem)) <= 1 and v[0] == stem[0]]
-        return bool(difflib.get_close_matches(stem, near, n=1, cutoff=0.85))
+        return bool(difflib.get_close_matches(stem, near, n=1, cutoff=MISSPELT_SIMILARITY))
 
     def _known_part(self, part: str) -> bool:
         """A part of a hyphenated word, already cut short by the stemmer ('sav' of 'spend-to-sav')."""
-        return self._known(part) or (len(part) >= 3 and any(v.startswith(part) for v in self.vocabulary))
+        return self._known(part) or (len(part) >= PART_MIN_CHARS and any(v.startswith(part) for v in self.vocabulary))
 
     def sentences(self, record_id: str) -> list[Sentence]:
         return self.by_record.get(record_id, [])

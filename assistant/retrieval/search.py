@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.features import Signals
-from assistant.query import Query, question_names
-from assistant.routes import Route, conclusion_family, find_route
+from assistant.question.intent import asks_for_abbreviation
+from assistant.question.query import Query
+from assistant.question.routes import Route, conclusion_family, find_route
+from assistant.question.words import question_names
 from assistant.settings import RetrievalSettings
 from index.records import Record
 from index.store import ReportIndex
 from index.text import fold
 
 if TYPE_CHECKING:
-    from assistant.rank import RecordRanker
+    from assistant.retrieval.rank import RecordRanker
 
 
 @dataclass(frozen=True)
@@ -30,22 +31,6 @@ class Ranked:
     routed: bool = False
     signals: Signals | None = None
     probability: float | None = None  # the fitted ranker's, when there is one
-
-
-_ABBREVIATION_WORDS_RE = re.compile(
-    r"\b(mean|means|meaning|stand|stands|abbreviation|acronym|short for|full name)\b", re.I
-)
-_BARE_TERM_RE = re.compile(
-    r"(?:(?i:what)(?:'s|’s| is| are| was| does)\s+)?(?:the\s+|a\s+|an\s+)?(?:[A-Z][A-Z&]{1,5}s?|DfEE|DfID)(?:\s+[\w’']+){0,3}\s*\??"
-)
-
-
-def asks_for_abbreviation(text: str) -> bool:
-    """A question about what an abbreviation means, or a bare abbreviation: the glossary is the answer."""
-    question = re.split(r"(?<=[.!?])\s+", text.split(" (")[0].strip())[-1]
-    if _ABBREVIATION_WORDS_RE.search(question):
-        return True
-    return bool(_BARE_TERM_RE.fullmatch(question))
 
 
 def _demote_glossary(ranked: list[Ranked]) -> list[Ranked]:

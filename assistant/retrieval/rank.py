@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.features import RECORD_FEATURES, FeatureBuilder, Signals, asked_kinds, counted_stems
-from assistant.intent import detect_intent
+from assistant.answering.sentences import question_stems
+from assistant.features import RECORD_FEATURES, FeatureBuilder, Signals
 from assistant.learned import MODELS_DIR, LinearModel, load_model
-from assistant.query import Query, question_names
-from assistant.retrieve import Ranked, asks_for_abbreviation
-from assistant.sentences import question_stems
+from assistant.question.kinds import question_kinds
+from assistant.question.query import Query
+from assistant.question.words import question_names
+from assistant.retrieval.search import Ranked
 from index.records import Record
 
 RANKER = "ranker"
-
-
-def question_kinds(query: Query) -> dict:
-    """The kinds of answer asked for; whether the question asks what an abbreviation means, what was
-    recommended or what progress was made."""
-    intent = detect_intent(query.text)
-    return {
-        **asked_kinds(intent),
-        "abbreviation": asks_for_abbreviation(query.text),
-        "progress": intent.progress,
-        "recommend": intent.recommend,
-        "counted": counted_stems(query.text),
-    }
 
 
 class RecordRanker:

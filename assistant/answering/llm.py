@@ -12,12 +12,13 @@ import os
 import re
 
 import prompts
-from assistant.answer import REFUSAL, GroundedAnswerer
-from assistant.citations import MARKER_RE, cite
-from assistant.query import Query, content_words
-from assistant.retrieve import Ranked
-from assistant.routes import Route
-from assistant.sentences import Sentence
+from assistant.answering.citations import MARKER_RE, cite
+from assistant.answering.grounded import REFUSAL, GroundedAnswerer
+from assistant.answering.sentences import Sentence
+from assistant.question.query import Query
+from assistant.question.routes import Route
+from assistant.question.words import content_words
+from assistant.retrieval.search import Ranked
 from assistant.settings import LLMSettings
 from assistant.types import Answer
 from index.records import Record
@@ -55,7 +56,9 @@ class LLMAnswerer:
 
         extracts = "\n\n".join(f"[{r.id}] {r.text}" for r in context)
         messages = [
-            ChatMessage(role="system", content=prompts.render("answer_system", max_sentences=4)),
+            ChatMessage(
+                role="system", content=prompts.render("answer_system", max_sentences=self.settings.max_sentences)
+            ),
             ChatMessage(role="user", content=prompts.render("answer_user", context=extracts, question=question)),
         ]
         response = self.client.chat(messages)
@@ -73,7 +76,9 @@ class LLMAnswerer:
             claim = MARKER_RE.sub("", sentence).strip()
             for rid in [m.group(1).strip() for m in MARKER_RE.finditer(sentence)]:
                 record = allowed.get(rid)
-                quote = _supporting_sentence(claim, record, self.fallback) if record else None
+                quote = (
+                    _supporting_sentence(claim, record, self.fallback, self.settings.min_word_share) if record else None
+                )
                 if quote is not None:
                     lines.append(f"{claim} [{rid}]")
                     citations.append(cite(quote, self.fallback.source))
@@ -88,14 +93,14 @@ class LLMAnswerer:
         return answer
 
 
-def _supporting_sentence(claim: str, record: Record, grounded: GroundedAnswerer) -> Sentence | None:
+def _supporting_sentence(claim: str, record: Record, grounded: GroundedAnswerer, share: float) -> Sentence | None:
     """The record's sentence that best supports the claim, if the claim's words and numbers are there."""
     words = set(content_words(claim))
     numbers = set(_NUMBER_RE.findall(claim))
     text = fold(record.text)
     if not words or any(fold(n).rstrip(".,") not in text for n in numbers):
         return None
-    if sum(w in text for w in words) / len(words) < 0.6:
+    if sum(w in text for w in words) / len(words) < share:
         return None
     sentences = grounded.sentences_of(record.id)
     return max(sentences, key=lambda s: len(words & set(content_words(s.text))), default=None)

@@ -1,0 +1,1 @@
+"""Answering: the grounded answerer, its sentences, citations, conflicts and refusals, and the optional LLM."""
