@@ -25,16 +25,14 @@ EVAL_DIR = harness.EVAL_DIR
 CONVERSATIONS_DIR = EVAL_DIR / "conversations"
 MOVES = ("opening", "pronoun", "ellipsis", "correction", "comparison", "shift", "back", "standalone")
 # The figures the conversation gates and the report's table read, in order: (key, label, format).
+_SAME_AS_SINGLE_QUESTIONS = ("citation_relevance", "citation_validity", "false_refusal_rate", "latency_p50_ms")
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("later_recall_at_5", "evidence recall@5, turns 2 and on", "{:.3f}"),
     ("later_fact_recall", "fact recall, turns 2 and on", "{:.3f}"),
     ("recall_at_5", "evidence recall@5, all turns", "{:.3f}"),
     ("fact_recall", "fact recall, all turns", "{:.3f}"),
-    ("citation_relevance", "citation relevance", "{:.3f}"),
-    ("citation_validity", "citation validity", "{:.3f}"),
     ("refusal_recall", "refusal of unanswerable turns", "{:.3f}"),
-    ("false_refusal_rate", "false refusal rate", "{:.3f}"),
-    ("latency_p50_ms", "latency p50 (ms)", "{:.1f}"),
+    *(row for row in harness.ROWS if row[0] in _SAME_AS_SINGLE_QUESTIONS),
 )
 
 
