@@ -89,6 +89,16 @@ def load_embedding():
 
 
 @lru_cache(maxsize=1)
+def load_sentence_model():
+    """sentence-transformers over the local MiniLM, as the index build uses it; one per process."""
+    offline()
+    path = model_path()
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
+
+
+@lru_cache(maxsize=1)
 def load_query_encoder():
     """The same model in NumPy for one query at a time: no torch import, so a cold start stays short."""
     from index.minilm import MiniLMEncoder

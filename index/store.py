@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed import MODEL_ID, count_tokens, load_embedding, load_query_encoder
+from index.embed import MODEL_ID, count_tokens, load_query_encoder
 from index.parse import PARSER_VERSION
 from index.records import Record
 from index.report import load_report, report_sha256
 from index.settings import IndexSettings
 from index.text import sentence_spans
+from index.vectors import VectorCache, embed_texts
 from index.windows import record_windows
 
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
@@ -234,21 +235,12 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
             nodes.append(_node(f"{record.id}@s{position}", record.text[start:end], meta))
     texts = [n.get_content() for n in nodes]
     if progress:
-        progress(0.1, f"embedding {len(texts)} windows")
-    for node, vector in zip(nodes, _embed_all(texts), strict=True):
+        progress(0.1, f"embedding {len(texts)} windows and sentences")
+    cache = VectorCache(Path(settings.path) / "vectors")
+    bar = sys.stderr.isatty()  # a terminal watching a build sees it move; logs and tests get no bar
+    for node, vector in zip(nodes, embed_texts(texts, cache, progress=bar), strict=True):
         node.embedding = vector
     return nodes
-
-
-_EMBEDDINGS: dict[str, list[float]] = {}
-
-
-def _embed_all(texts: list[str]) -> list[list[float]]:
-    """Embed texts, reusing vectors this process already made (same model, same text)."""
-    todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
-    if todo:
-        _EMBEDDINGS.update(zip(todo, load_embedding().get_text_embedding_batch(todo), strict=True))
-    return [_EMBEDDINGS[t] for t in texts]
 
 
 def _store_for(settings: IndexSettings):
@@ -275,7 +267,6 @@ def _stamp_from(meta: dict) -> Stamp | None:
 
 
 def _fill(client, name: str, stamp: Stamp, nodes: list) -> str:
-    from llama_index.core import StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -285,10 +276,8 @@ def _fill(client, name: str, stamp: Stamp, nodes: list) -> str:
         configuration={"hnsw": {"space": "cosine"}},
         embedding_function=None,
     )
-    store = ChromaVectorStore(chroma_collection=collection)
-    context = StorageContext.from_defaults(vector_store=store)
-    # The nodes carry their embeddings already; the model is named so that none is re-made.
-    VectorStoreIndex(nodes, storage_context=context, embed_model=load_embedding())
+    # The nodes carry their embeddings already: the vector store takes them as they are, in one go.
+    ChromaVectorStore(chroma_collection=collection).add(nodes)
     collection.modify(metadata=_collection_metadata(stamp, built_at, complete=True))
     return built_at
 

@@ -1,0 +1,45 @@
+"""The index build's vectors: each distinct text embedded once, and a rebuild reads them from the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import vectors
+from index.vectors import VectorCache, embed_texts, text_key
+
+TEXTS = ["The fund supports joined-up projects.", "A unit reports to the Prime Minister.", "Short."]
+
+
+def test_vectors_are_unit_length_and_one_per_text_in_order(tmp_path):
+    got = embed_texts([*TEXTS, TEXTS[0]], VectorCache(tmp_path))
+    assert len(got) == 4 and got[0] == got[3]
+    assert np.allclose(np.linalg.norm(np.array(got), axis=1), 1.0, atol=1e-5)
+
+
+def test_a_rebuild_takes_every_vector_from_the_cache_without_loading_the_model(tmp_path, monkeypatch):
+    cache = VectorCache(tmp_path)
+    first = embed_texts(TEXTS, cache)
+
+    def no_model():
+        raise AssertionError("the model was loaded although every vector was cached")
+
+    monkeypatch.setattr(vectors, "load_sentence_model", no_model)
+    assert embed_texts(list(reversed(TEXTS)), cache) == list(reversed(first))
+
+
+def test_the_cache_belongs_to_one_model_and_keeps_only_what_was_asked_for(tmp_path):
+    embed_texts(TEXTS, VectorCache(tmp_path))
+    assert VectorCache(tmp_path, model_sha256="0" * 64).load() == {}
+    embed_texts(TEXTS[:1] + ["Something new."], VectorCache(tmp_path))
+    assert set(VectorCache(tmp_path).load()) == {text_key(TEXTS[0]), text_key("Something new.")}
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a zip file", b"PK\x03\x04 broken"])
+def test_a_damaged_cache_file_is_an_empty_cache_and_is_rewritten(tmp_path, damage):
+    cache = VectorCache(tmp_path)
+    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    cache.path.write_bytes(damage)
+    assert cache.load() == {}
+    embed_texts(TEXTS[:1], cache)
+    assert set(cache.load()) == {text_key(TEXTS[0])}
