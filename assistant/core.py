@@ -50,7 +50,7 @@ class ReportAssistant:
         self.glossary = build_glossary(self.records)
         self.initialisms = build_initialisms(self.records)
         self.rare_words = rare_words(self.records, self.settings.answer.rare_word_records)
-        self.conversation = Conversation(self.records, self.rare_words)
+        self.conversation = Conversation(self.records, self.rare_words, self.settings.conversation)
 
     @property
     def stamp(self) -> dict:

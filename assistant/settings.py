@@ -94,6 +94,21 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused as bad input.")
 
 
+class ConversationSettings(BaseModel):
+    """How a follow-up is read in its conversation."""
+
+    self_contained_words: int = Field(
+        9, ge=1, le=100, description="A follow-up with this many content words is read along, never rewritten."
+    )
+    earlier_words: int = Field(
+        12, ge=0, le=100, description="Words of the turn a follow-up leans on that its search text also reads."
+    )
+    subject_words: int = Field(
+        6, ge=1, le=30, description="Words a subject without a name keeps (shown in 'Understood as: … after …')."
+    )
+    phrase_words: int = Field(5, ge=1, le=30, description="Longest run of plain words taken as a subject phrase.")
+
+
 class LLMSettings(BaseModel):
     """An optional OpenAI-compatible chat endpoint."""
 
@@ -130,6 +145,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     app: AppSettings = Field(default_factory=AppSettings)
 

@@ -18,6 +18,7 @@ from assistant.answering.citations import markers
 from assistant.question.query import is_follow_up, names_nothing
 from assistant.question.routes import find_route
 from assistant.question.words import STOPWORDS, content_words, question_names
+from assistant.settings import ConversationSettings
 from index.records import Record
 from index.text import fold
 
@@ -32,10 +33,6 @@ CORRECTION_RE = re.compile(
     r"^\W*(no+|nope|sorry|apologies|not that|wrong)\b|\bi (meant|mean|was asking about)\b|\bnot the\b.*\bthe\b",
     re.I,
 )
-_SUBJECT_WORDS = 6  # a subject made of a question's own words keeps at most this many
-_SELF_CONTAINED = 9  # a follow-up with this many content words is only read along with the turn before
-_EARLIER_WORDS = 12  # words of the turn a follow-up leans on that its search text also reads
-_RUN_WORDS = 5  # a subject phrase of plain words is at most this long
 
 
 @dataclass(frozen=True)
@@ -78,10 +75,11 @@ class Resolution:
 class Conversation:
     """Resolves questions against the state rebuilt from a history."""
 
-    def __init__(self, records: list[Record], rare_words: frozenset[str]):
-        """`rare_words`: words few records use, which name a particular thing (see query.rare_words)."""
+    def __init__(self, records: list[Record], rare_words: frozenset[str], settings: ConversationSettings | None = None):
+        """`rare_words`: words few records use, which name a particular thing (see words.rare_words)."""
         self.records = records
         self.rare_words = rare_words
+        self.settings = settings or ConversationSettings()
         self._vocabularies = [{fold(w) for w in content_words(r.text)} for r in records]
 
     def leans_back(self, question: str) -> bool:
@@ -97,7 +95,11 @@ class Conversation:
         return [n for n in dict.fromkeys(_whole_names(question) + abbreviations(question)) if self._records_with(n)]
 
     def _rare_runs(self, question: str) -> list[str]:
-        return [run for run in _runs(question) if any(w in self.rare_words for w in content_words(run))]
+        return [
+            run
+            for run in _runs(question, self.settings.phrase_words)
+            if any(w in self.rare_words for w in content_words(run))
+        ]
 
     def _records_with(self, phrase: str) -> int:
         """How many records use every content word of the phrase (0: none, or it has no content words)."""
@@ -148,10 +150,10 @@ class Conversation:
         shown = question
         # Says enough itself, or names its own thing ('and the Evidence-Based Policy Fund, how much is in that?'):
         # read along with the turn before, never rewritten.
-        if len(content_words(question)) >= _SELF_CONTAINED or self._proper_names(question):
+        if len(content_words(question)) >= self.settings.self_contained_words or self._proper_names(question):
             seen = {fold(w) for w in content_words(question)}
             earlier = [w for w in dict.fromkeys(content_words(current.question)) if fold(w) not in seen]
-            text = " ".join([question, *earlier[:_EARLIER_WORDS]])
+            text = " ".join([question, *earlier[: self.settings.earlier_words]])
             return Resolution(text, "", True, Focus(subject, own.words + current.words, question, named=current.named))
         if current.named:
             shown = _PRONOUN_RE.sub(lambda m: _replace(m.group(), subject), question, count=1)
@@ -159,7 +161,7 @@ class Conversation:
             shown = f"{question.rstrip()} ({'about ' + subject if current.named else 'after: ' + current.question})"
         seen = {fold(w) for w in content_words(shown)}
         earlier = [w for w in dict.fromkeys(content_words(current.question)) if fold(w) not in seen]
-        text = " ".join([shown, *earlier[:_EARLIER_WORDS]])
+        text = " ".join([shown, *earlier[: self.settings.earlier_words]])
         words = tuple(dict.fromkeys(own.words + current.words))
         return Resolution(text, shown, True, Focus(subject, words, shown, named=current.named))
 
@@ -187,7 +189,9 @@ class Conversation:
             name = particular[0][3]
             article = re.search(rf"\b(the)\s+{re.escape(name)}", question, re.I)
             return Focus(f"the {name}" if article else name, tuple(names), question)
-        return Focus(" ".join(_plain_words(question)[:_SUBJECT_WORDS]), tuple(names), question, named=False)
+        return Focus(
+            " ".join(_plain_words(question)[: self.settings.subject_words]), tuple(names), question, named=False
+        )
 
 
 _MEANT_RE = re.compile(r"\bi (?:meant|mean|was asking about)\b|^\W*(?:no+|nope|sorry|apologies)\b[\s,.!-]*", re.I)
@@ -216,7 +220,7 @@ def _whole_names(question: str) -> list[str]:
     return list(dict.fromkeys(next((s for s in spans if name in s and len(s) > len(name)), name) for name in names))
 
 
-def _runs(question: str) -> list[str]:
+def _runs(question: str, longest: int) -> list[str]:
     """Runs of words with no stop word or punctuation between them ('public sector interchange programme')."""
     runs, current = [], []
     for token in re.findall(r"[\w'’£%-]+|[^\w\s]", question):
@@ -226,7 +230,7 @@ def _runs(question: str) -> list[str]:
         runs.append(current)
         current = []
     runs.append(current)
-    return [" ".join(run[-_RUN_WORDS:]) for run in runs if run]
+    return [" ".join(run[-longest:]) for run in runs if run]
 
 
 def _plain_words(question: str) -> list[str]:
