@@ -25,7 +25,7 @@ from index.text import fold
 # The words of a question that name what it is about, in the order they are tried.
 _ABBREVIATION_RE = re.compile(r"\b[A-Z][A-Z&]{1,6}s?\b")
 # The pronouns replaced by the subject; a possessive ('its targets') is left alone, since it as often points
-# at a thing named earlier in the same question ('if a council hits its targets').
+# at a thing named earlier in the same question (a body and then its own budget).
 _PRONOUN_RE = re.compile(r"\b(it|it's|they|them|he|she|him)\b|\b(that|this)\b(?=\s*(?:or\b|and\b|,|\?|$))", re.I)
 _BACK_RE = re.compile(r"\b(back to|return(?:ing)? to|going back|as for|on the earlier)\b", re.I)
 
@@ -148,7 +148,7 @@ class Conversation:
         reads the words of the turn it follows."""
         subject = current.subject
         shown = question
-        # Says enough itself, or names its own thing ('and the Evidence-Based Policy Fund, how much is in that?'):
+        # Says enough itself, or names a thing of its own that a bare 'that' points at:
         # read along with the turn before, never rewritten.
         if len(content_words(question)) >= self.settings.self_contained_words or self._proper_names(question):
             seen = {fold(w) for w in content_words(question)}
@@ -166,7 +166,7 @@ class Conversation:
         return Resolution(text, shown, True, Focus(subject, words, shown, named=current.named))
 
     def _corrected(self, question: str, own: Focus, current: Focus) -> Resolution:
-        """'No, I meant the fund for deprived areas': the earlier ask, about the thing now named."""
+        """A correction ('no, I meant …'): the earlier ask, about the thing now named."""
         ask = current.question
         for word in (current.subject, *current.words):
             ask = re.sub(re.escape(word), " ", ask, flags=re.I)
@@ -209,7 +209,7 @@ _ASK_WORDS = frozenset(
 )
 
 
-# A capitalised name, its words joined by small words ('Code of Practice on Written Consultation').
+# A capitalised name, its words joined by small words such as 'of', 'on' and 'in'.
 _WHOLE_NAME_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|for|and|the|to|on|in)\s+)?[A-Z][\w'’-]*)+")
 
 
@@ -221,7 +221,7 @@ def _whole_names(question: str) -> list[str]:
 
 
 def _runs(question: str, longest: int) -> list[str]:
-    """Runs of words with no stop word or punctuation between them ('public sector interchange programme')."""
+    """Runs of words with no stop word or punctuation between them (a noun phrase such as 'cross-cutting budgets')."""
     runs, current = [], []
     for token in re.findall(r"[\w'’£%-]+|[^\w\s]", question):
         if re.match(r"[\w£%]", token) and token.lower() not in STOPWORDS:
