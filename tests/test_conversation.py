@@ -88,6 +88,33 @@ def test_a_possessive_is_left_alone(talk):
     assert "its targets" in r.text
 
 
+def test_a_correction_drops_the_one_it_was_not_and_keeps_the_rest_of_the_ask(talk):
+    r = read(
+        talk, "sorry, I meant the Invest to Save Budget, not that one", "How much is the Policy Innovation Fund?", "…"
+    )
+    assert r.text.startswith("How much is") and "Invest to Save Budget" in r.text
+    assert "not that one" not in r.text and "Policy Innovation Fund" not in r.text
+
+
+def test_the_report_title_is_no_pronoun(talk):
+    r = read(talk, "what did Wiring It Up recommend on this?", "What is the Invest to Save Budget?", "…")
+    assert "Wiring It Up" in r.text
+
+
+def test_going_back_reaches_the_turn_that_shares_most_words(talk):
+    history = (
+        "How many cross-cutting spending reviews were there?",
+        "… [3.25.3]",
+        "How much is the Policy Innovation Fund?",
+        "… [2.12]",
+        "What is the Public Sector Benchmarking Service?",
+        "… [2.14]",
+    )
+    r = read(talk, "back to the spending reviews: who chaired them?", *history)
+    assert "Policy Innovation Fund" not in r.text and "Benchmarking" not in r.text
+    assert "review" in r.text.lower()
+
+
 def test_the_state_is_rebuilt_from_the_history_alone():
     records = load_report().records
     history = chat("How much is the Policy Innovation Fund?", "It is £50 million. [2.12] [3.24.1]")

@@ -26,11 +26,14 @@ from index.text import fold
 _ABBREVIATION_RE = re.compile(r"\b[A-Z][A-Z&]{1,6}s?\b")
 # The pronouns replaced by the subject; a possessive ('its targets') is left alone, since it as often points
 # at a thing named earlier in the same question (a body and then its own budget).
-_PRONOUN_RE = re.compile(r"\b(it|it's|they|them|he|she|him)\b|\b(that|this)\b(?=\s*(?:or\b|and\b|,|\?|$))", re.I)
+# The 'It' of the report's own title is no pronoun.
+_PRONOUN_RE = re.compile(
+    r"(?<!wiring )\b(it|it's|they|them|he|she|him)\b|\b(that|this)\b(?=\s*(?:or\b|and\b|,|\?|$))", re.I
+)
 _BACK_RE = re.compile(r"\b(back to|return(?:ing)? to|going back|as for|on the earlier)\b", re.I)
 
 CORRECTION_RE = re.compile(
-    r"^\W*(no+|nope|sorry|apologies|not that|wrong)\b|\bi (meant|mean|was asking about)\b|\bnot the\b.*\bthe\b",
+    r"^\W*(no+|nope|sorry|apologies|not that|wrong)\b|\b(i\s+(meant|mean)|was asking about)\b|\bnot the\b.*\bthe\b",
     re.I,
 )
 
@@ -134,14 +137,13 @@ class Conversation:
         return self._followed(question, own, self._went_back_to(question, state) or current)
 
     def _went_back_to(self, question: str, state: State) -> Focus | None:
-        """'Back to the fund …': the newest earlier focus the question's words name."""
+        """'Back to the fund …': the earlier turn sharing most words with the question (the newest on a tie)."""
         if not _BACK_RE.search(question):
             return None
-        words = {fold(w) for w in content_words(question)}
-        for focus in reversed(state.turns[:-1]):
-            if words & {fold(w) for w in content_words(" ".join((focus.subject, *focus.words)))}:
-                return focus
-        return None
+        words = _word_forms(question)
+        shared = [(len(words & _word_forms(f.question)), i) for i, f in enumerate(state.turns[:-1])]
+        best = max(shared, default=(0, 0))
+        return state.turns[best[1]] if best[0] else None
 
     def _followed(self, question: str, own: Focus, current: Focus) -> Resolution:
         """A pronoun stands for the current subject, an ellipsis is told what it is about; the search also
@@ -150,11 +152,14 @@ class Conversation:
         shown = question
         # Says enough itself, or names a thing of its own that a bare 'that' points at:
         # read along with the turn before, never rewritten.
-        if len(content_words(question)) >= self.settings.self_contained_words or self._proper_names(question):
+        names_own = bool(self._proper_names(question))
+        if names_own or len(content_words(question)) >= self.settings.self_contained_words:
             seen = {fold(w) for w in content_words(question)}
             earlier = [w for w in dict.fromkeys(content_words(current.question)) if fold(w) not in seen]
             text = " ".join([question, *earlier[: self.settings.earlier_words]])
-            return Resolution(text, "", True, Focus(subject, own.words + current.words, question, named=current.named))
+            focus = own if names_own else current  # what a later pronoun will stand for
+            words = tuple(dict.fromkeys(own.words + current.words))
+            return Resolution(text, "", True, Focus(focus.subject, words, question, named=focus.named))
         if current.named:
             shown = _PRONOUN_RE.sub(lambda m: _replace(m.group(), subject), question, count=1)
         if shown == question:
@@ -167,9 +172,7 @@ class Conversation:
 
     def _corrected(self, question: str, own: Focus, current: Focus) -> Resolution:
         """A correction ('no, I meant …'): the earlier ask, about the thing now named."""
-        ask = current.question
-        for word in (current.subject, *current.words):
-            ask = re.sub(re.escape(word), " ", ask, flags=re.I)
+        ask = re.sub(re.escape(current.subject), " ", current.question, flags=re.I)  # the thing, not the ask
         ask = " ".join(_without_refs(ask).split())
         text = f"{ask} ({_corrected_subject(question)})"
         return Resolution(text, text, True, Focus(own.subject, own.words, text))
@@ -194,13 +197,21 @@ class Conversation:
         )
 
 
-_MEANT_RE = re.compile(r"\bi (?:meant|mean|was asking about)\b|^\W*(?:no+|nope|sorry|apologies)\b[\s,.!-]*", re.I)
+_MEANT_RE = re.compile(r"\b(?:i\s+meant|i\s+mean|was asking about)\b|^\W*(?:no+|sorry|apologies)\W+meant\b", re.I)
+_LEADING_NO_RE = re.compile(r"^\W*(?:no+|nope|sorry|apologies)\b[\s,.!-]*", re.I)
+_NOT_THAT_RE = re.compile(r"[,;]?\s*\b(?:not|rather than|instead of)\b.*$", re.I)
 
 
 def _corrected_subject(question: str) -> str:
-    """What a correction says was meant: the words after 'I meant', or after a leading 'no,'."""
-    parts = _MEANT_RE.split(question, maxsplit=1)
-    return (parts[-1] if len(parts) > 1 else "").strip(" .?!")
+    """What a correction says was meant: the words after 'I meant' (or after a leading 'no,'), without the
+    'not the other one' that often follows."""
+    meant = _MEANT_RE.search(question)
+    if meant:
+        rest = question[meant.end() :]
+    else:
+        lead = _LEADING_NO_RE.match(question)
+        rest = question[lead.end() :] if lead else ""
+    return _NOT_THAT_RE.sub("", rest).strip(" .?!-")
 
 
 _ASK_WORDS = frozenset(
@@ -231,6 +242,14 @@ def _runs(question: str, longest: int) -> list[str]:
         current = []
     runs.append(current)
     return [" ".join(run[-longest:]) for run in runs if run]
+
+
+def _word_forms(text: str) -> set[str]:
+    """Content words folded, a plural's 's' dropped ('reviews' meets 'review')."""
+    return {fold(w).removesuffix("s") for w in content_words(text) if fold(w) not in _BACK_WORDS}
+
+
+_BACK_WORDS = frozenset({"back", "return", "returning", "going", "earlier"})
 
 
 def _plain_words(question: str) -> list[str]:
