@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -185,7 +186,9 @@ def build_index(settings: IndexSettings, force: bool = False, progress=None) -> 
         if not force and _try_open(store, stamp) is not None:
             return {"built": False, "seconds": time.perf_counter() - started, "location": store.where}
         records = load_report(settings.report_path).records
+        warming = _import_store_aside()
         nodes = _nodes(records, settings, progress)
+        warming.join()
         store.write(stamp, nodes, settings)
     return {
         "built": True,
@@ -194,6 +197,20 @@ def build_index(settings: IndexSettings, force: bool = False, progress=None) -> 
         "seconds": time.perf_counter() - started,
         "location": store.where,
     }
+
+
+def _import_store_aside() -> threading.Thread:
+    """Import Chroma and LlamaIndex's vector store on a side thread while the model embeds: about a second
+    of the build that otherwise waits its turn. A failure here is left to the import that follows."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import chromadb  # noqa: F401
+            from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: F401
+
+    thread = threading.Thread(target=load, name="wiring-qa-import-store", daemon=True)
+    thread.start()
+    return thread
 
 
 def _node(node_id: str, text: str, meta: dict):
