@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -26,6 +27,15 @@ class IndexSettings(BaseModel):
     window_tokens: int = Field(
         200, ge=32, le=256, description="Word pieces per embedded window; MiniLM reads at most 256."
     )
+    vectors_path: Path | None = Field(
+        default_factory=lambda: os.environ.get("WIRING_QA_INDEX__VECTORS_PATH") or None,
+        description="Folder of the cached vectors (keyed by text and model); unset: 'vectors' inside `path`. "
+        "Several index folders may share one.",
+    )
+
+    @property
+    def vectors_folder(self) -> Path:
+        return Path(self.vectors_path) if self.vectors_path else Path(self.path) / "vectors"
 
     @property
     def server_mode(self) -> bool:

@@ -253,7 +253,7 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
     texts = [n.get_content() for n in nodes]
     if progress:
         progress(0.1, f"embedding {len(texts)} windows and sentences")
-    cache = VectorCache(Path(settings.path) / "vectors")
+    cache = VectorCache(settings.vectors_folder)
     bar = sys.stderr.isatty()  # a terminal watching a build sees it move; logs and tests get no bar
     for node, vector in zip(nodes, embed_texts(texts, cache, progress=bar), strict=True):
         node.embedding = vector

@@ -22,6 +22,10 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 # Every test works on its own index, never the user's.
 SESSION_INDEX = Path(tempfile.mkdtemp(prefix="wqa-test-index-"))
 os.environ["WIRING_QA_INDEX__PATH"] = str(SESSION_INDEX)
+# One vector cache for every index the tests build, in this process and in the ones they start: the tests are
+# about building, sharing, locking and recovering, not about embedding the report again. The session's first
+# build (and tests/test_vectors.py) embed from scratch.
+os.environ["WIRING_QA_INDEX__VECTORS_PATH"] = tempfile.mkdtemp(prefix="wqa-test-vectors-")
 
 
 class NetworkBlocked(RuntimeError):

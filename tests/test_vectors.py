@@ -43,3 +43,15 @@ def test_a_damaged_cache_file_is_an_empty_cache_and_is_rewritten(tmp_path, damag
     assert cache.load() == {}
     embed_texts(TEXTS[:1], cache)
     assert set(cache.load()) == {text_key(TEXTS[0])}
+
+
+def test_a_build_from_scratch_embeds_every_text_and_fills_its_cache(tmp_path):
+    from index.settings import IndexSettings
+    from index.store import build_index, open_index
+
+    settings = IndexSettings(path=tmp_path / "index", vectors_path=tmp_path / "vectors")
+    assert not VectorCache(settings.vectors_folder).load()
+    result = build_index(settings, force=True)
+    cached = VectorCache(settings.vectors_folder).load()
+    assert result["built"] and len(cached) >= 0.9 * result["windows"]  # each distinct window and sentence
+    assert open_index(settings, build_if_missing=False).count() == result["windows"]
