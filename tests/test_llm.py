@@ -102,6 +102,13 @@ def test_killed_server_falls_back_cleanly(qa):
     assert "£50" in answer.text and answer.citations
 
 
+# One sentence the cited paragraph holds, one it does not (an invented body and sum under the same citation).
+MIXED_REPLY = (
+    "The Policy Innovation Fund of £50 million per year for three years has been set up [2.12]. "
+    "It is run by the Ministry of Magic with a further £7 billion [2.12]."
+)
+
+
 class _Endpoint(BaseHTTPRequestHandler):
     """A fake OpenAI endpoint, named as such: it misbehaves on purpose, which a real server won't do on demand."""
 
@@ -115,12 +122,11 @@ class _Endpoint(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
+        content = MIXED_REPLY if self.mode == "mixed" else "The fund is [9.9.9] huge."
         body = (
             b"{not json"
             if self.mode == "garbage"
-            else json.dumps(
-                {"choices": [{"message": {"role": "assistant", "content": "The fund is [9.9.9] huge."}}]}
-            ).encode()
+            else json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
         )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -147,6 +153,22 @@ def test_misbehaving_endpoint_gets_the_grounded_answer(qa, mode):
     assert answer.notice.startswith("Showing the grounded answer") and "\n" not in answer.notice
     assert "£50" in answer.text
     assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
+
+
+def test_an_invented_sentence_is_dropped_and_the_supported_one_kept(qa):
+    handler = type("Handler", (_Endpoint,), {"mode": "mixed"})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = LLMSettings(base_url=f"http://127.0.0.1:{server.server_port}/v1", timeout_s=5.0)
+        answer = _assistant_with(qa, settings).ask("How much is the Policy Innovation Fund?")
+    finally:
+        server.shutdown()
+    assert answer.answerer == "llm" and not answer.refused
+    lines = answer.text.splitlines()
+    assert len(lines) == 1 and "£50 million" in lines[0] and lines[0].endswith("[2.12]")
+    assert "Magic" not in answer.text and "£7 billion" not in answer.text
+    assert [c.id for c in answer.citations] == ["2.12"] and citation_is_valid(answer.citations[0], qa.by_id)
 
 
 def test_dead_endpoint_gets_the_grounded_answer(qa):
