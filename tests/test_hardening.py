@@ -19,6 +19,7 @@ from assistant.answering.citations import citation_is_valid
 from assistant.settings import Settings
 from index.settings import IndexSettings
 from index.store import build_index
+from index.text import clean_line, fold
 
 WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
 
@@ -35,6 +36,56 @@ def test_no_string_makes_ask_raise_or_cite_outside_the_report(qa, question):
         assert citation_is_valid(citation, qa.by_id)
         assert 0 <= citation.start <= citation.end <= len(qa.report.source)
     assert isinstance(answer.refused, bool)
+
+
+def _question_parts() -> tuple[list[str], list[str]]:
+    """The report's own words and its abbreviations and names: what users' questions are made of."""
+    from index.report import load_report
+
+    records = load_report().records
+    words = sorted({w for r in records for w in r.text.split() if w.isalpha() and len(w) > 3})
+    terms = sorted({r.id.removeprefix("Abbreviation: ") for r in records if r.kind == "abbreviation"})
+    return words, terms
+
+
+_WORDS, _TERMS = _question_parts()
+# Question-like text: the report's words, its abbreviations, figures, question words and a little noise.
+QUESTION_LIKE = st.lists(
+    st.one_of(
+        st.sampled_from(_WORDS),
+        st.sampled_from(_TERMS),
+        st.sampled_from(["how much", "when was", "who runs", "what is", "conclusion", "by when", "and", "?"]),
+        st.from_regex(r"£?\d{1,3}(%| million)?", fullmatch=True),
+        st.text(max_size=4),
+    ),
+    min_size=1,
+    max_size=10,
+).map(" ".join)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=QUESTION_LIKE)
+def test_no_question_like_text_cites_outside_the_report(qa, question):
+    try:
+        answer = qa.ask(question)
+    except BadInput as err:
+        assert "\n" not in str(err)
+        return
+    assert answer.refused or answer.citations  # an answer always cites
+    for citation in answer.citations:
+        assert citation_is_valid(citation, qa.by_id)
+        span = clean_line(qa.report.source[citation.start : citation.end])  # the file's markup left out
+        assert fold(span) == fold(citation.quote)  # the quote is where its offsets say
+
+
+def test_most_question_like_draws_reach_the_citation_checks(qa):
+    """The property test above is worth little if nearly every draw is refused."""
+    import random
+
+    rng = random.Random(7)
+    draws = [" ".join(rng.choice(_WORDS + _TERMS) for _ in range(rng.randint(2, 8))) for _ in range(40)]
+    answered = sum(1 for q in draws if qa.ask(q).citations)
+    assert answered >= 20, f"only {answered} of 40 question-like draws were answered with citations"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -103,6 +154,7 @@ def test_two_processes_share_one_chroma_server_and_agree(chroma_server, built_in
         for _ in range(2)
     ]
     outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert [o["notice"] for o in outputs] == ["", ""]  # both searched the shared vector index, neither fell back
     assert outputs[0]["answer"] == outputs[1]["answer"]
     assert outputs[0]["citations"] == outputs[1]["citations"]
     assert [s["id"] for s in outputs[0]["sources"]] == [s["id"] for s in outputs[1]["sources"]]
@@ -115,7 +167,9 @@ def test_index_directory_deleted_while_running(tmp_path, built_index):
     qa = ReportAssistant(settings=settings)
     assert not qa.ask("How much is the Policy Innovation Fund?").refused
     shutil.rmtree(path)
-    answer = qa.ask("How much is the Policy Innovation Fund?")  # still answers, or says why
+    answer = qa.ask("How much is the Policy Innovation Fund?")  # still answers from what it holds, or says why
+    assert "\n" not in answer.notice
+    assert (not answer.refused and answer.citations and "£50" in answer.text) or (answer.refused and answer.notice)
     assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
     rebuilt = subprocess.run(
         [WIRING_QA, "index"],
@@ -137,6 +191,8 @@ def test_index_filled_with_garbage_while_running(tmp_path, built_index):
         if file.is_file() and file.name != "CURRENT":
             file.write_bytes(os.urandom(256))
     answer = qa.ask("How much is the Policy Innovation Fund?")
+    assert "keyword search" in answer.notice and "\n" not in answer.notice  # says it fell back, in one line
+    assert not answer.refused and answer.citations and "£50" in answer.text
     assert all(citation_is_valid(c, qa.by_id) for c in answer.citations)
     fresh = ReportAssistant(settings=settings)  # a new process would rebuild the damaged index
     assert not fresh.ask("How much is the Policy Innovation Fund?").refused
