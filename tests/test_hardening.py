@@ -19,7 +19,7 @@ from assistant.answering.citations import citation_is_valid
 from assistant.settings import Settings
 from index.settings import IndexSettings
 from index.store import build_index
-from index.text import clean_line, fold
+from index.text import fold, normalize
 
 WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
 
@@ -27,15 +27,40 @@ WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=st.text(max_size=400))
 def test_no_string_makes_ask_raise_or_cite_outside_the_report(qa, question):
+    answer = _answer_or_one_line_error(qa, question)
+    if answer is not None:
+        _assert_cites_the_report(qa, answer)
+        assert isinstance(answer.refused, bool)
+
+
+def _answer_or_one_line_error(qa, question: str):
+    """The answer, or None when the question was rejected with a one-line BadInput."""
     try:
-        answer = qa.ask(question)
+        return qa.ask(question)
     except BadInput as err:
         assert "\n" not in str(err)
-        return
+        return None
+
+
+def _assert_cites_the_report(qa, answer) -> None:
+    """Every citation quotes its record, and its offsets in the report file hold that quote."""
     for citation in answer.citations:
         assert citation_is_valid(citation, qa.by_id)
         assert 0 <= citation.start <= citation.end <= len(qa.report.source)
-    assert isinstance(answer.refused, bool)
+        span = normalize(qa.report.source[citation.start : citation.end])  # the file's markup left out
+        assert fold(span) == fold(citation.quote)
+
+
+def test_every_sentence_an_answer_can_quote_has_offsets_that_hold_it(qa):
+    from assistant.answering.citations import cite
+
+    wrong = []
+    for record in qa.records:
+        for sentence in qa.answerer.sentences_of(record.id):
+            citation = cite(sentence, qa.report.source)
+            if fold(normalize(qa.report.source[citation.start : citation.end])) != fold(citation.quote):
+                wrong.append((record.id, sentence.position))
+    assert wrong == []
 
 
 def _question_parts() -> tuple[list[str], list[str]]:
@@ -66,16 +91,10 @@ QUESTION_LIKE = st.lists(
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=QUESTION_LIKE)
 def test_no_question_like_text_cites_outside_the_report(qa, question):
-    try:
-        answer = qa.ask(question)
-    except BadInput as err:
-        assert "\n" not in str(err)
-        return
-    assert answer.refused or answer.citations  # an answer always cites
-    for citation in answer.citations:
-        assert citation_is_valid(citation, qa.by_id)
-        span = clean_line(qa.report.source[citation.start : citation.end])  # the file's markup left out
-        assert fold(span) == fold(citation.quote)  # the quote is where its offsets say
+    answer = _answer_or_one_line_error(qa, question)
+    if answer is not None:
+        assert answer.refused or answer.citations  # an answer always cites
+        _assert_cites_the_report(qa, answer)
 
 
 def test_most_question_like_draws_reach_the_citation_checks(qa):
