@@ -3,6 +3,7 @@ keyed by the sha256 of each text and the model's weights, so that a rebuild embe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -59,12 +60,22 @@ class VectorCache:
             return {}
         return {str(k): v for k, v in zip(keys, vectors, strict=True)}
 
-    def save(self, vectors: dict[str, np.ndarray]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def save(self, vectors: dict[str, np.ndarray]) -> bool:
+        """Write the cache; a folder that cannot be written costs the next build its speed, never this one."""
         tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex}.npz")
         keys = sorted(vectors)
-        np.savez(tmp, keys=np.array(keys), vectors=np.stack([vectors[k] for k in keys]).astype(np.float32))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, keys=np.array(keys), vectors=np.stack([vectors[k] for k in keys]).astype(np.float32))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            print(
+                f"wiring-qa: vectors not cached ({exc.strerror or exc}); the next build embeds again", file=sys.stderr
+            )
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return False
+        return True
 
 
 def embed_texts(texts: list[str], cache: VectorCache | None = None, progress: bool = False) -> list[list[float]]:

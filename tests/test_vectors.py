@@ -55,3 +55,12 @@ def test_a_build_from_scratch_embeds_every_text_and_fills_its_cache(tmp_path):
     cached = VectorCache(settings.vectors_folder).load()
     assert result["built"] and len(cached) >= 0.9 * result["windows"]  # each distinct window and sentence
     assert open_index(settings, build_if_missing=False).count() == result["windows"]
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_build(tmp_path, capsys):
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    got = embed_texts(TEXTS[:1], VectorCache(blocked / "vectors"))
+    assert len(got) == 1 and len(got[0]) == 384
+    err = capsys.readouterr().err
+    assert "vectors not cached" in err and err.count("\n") == 1
