@@ -113,8 +113,18 @@ class ReportAssistant:
             raise BadInput(f"unknown answerer {name!r}; choose one of {', '.join(sorted(self.answerers))}")
         return self.answerers[name]
 
+    def search(self, question: str, history: list | None = None, top_k: int | None = None) -> list[Source]:
+        """The records retrieval ranks for the question, best first, without composing an answer."""
+        query, route = self.prepare(question, history)
+        ranked, _ = self.retriever.search(query, k=top_k or self.settings.retrieval.top_k, route=route)
+        return [self._source(r) for r in ranked]
+
     def record(self, record_id: str) -> Record | None:
         return self.by_id.get(record_id)
+
+    def progress_of(self, conclusion: int | None) -> list[Record]:
+        """A conclusion's progress paragraphs (3.N.1, 3.N.2, …) in the report's order."""
+        return [r for r in self.records if r.kind == "paragraph" and conclusion and r.conclusion == conclusion]
 
     def referenced_by(self, record_id: str) -> list[str]:
         """Records whose text points at this one."""

@@ -239,7 +239,7 @@ def render_progress(qa: ReportAssistant, number: int | None) -> str:
 
 
 def progress_paragraphs(qa: ReportAssistant, number: int | None) -> list:
-    return [r for r in qa.records if r.kind == "paragraph" and number and r.conclusion == number]
+    return qa.progress_of(number)
 
 
 def render_stamp(stamp: dict) -> str:
