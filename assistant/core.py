@@ -36,6 +36,7 @@ class ReportAssistant:
     def __init__(self, settings: Settings | None = None, parts: Parts | None = None):
         """`parts`: the pipeline to run (default: built from the settings by build_parts)."""
         self.settings = settings or get_settings()
+        _limit_blas(self.settings.retrieval.blas_threads)
         self.parts = parts or build_parts(self.settings)
         self.report = self.parts.report
         self.records: list[Record] = self.report.records
@@ -142,6 +143,15 @@ class ReportAssistant:
             if record:
                 out += [link for link in record.links if link in self.by_id and link not in cited]
         return list(dict.fromkeys(out))
+
+
+def _limit_blas(threads: int) -> None:
+    """Cap NumPy's BLAS threads for the whole process. One query's matrices are small, so a second BLAS thread
+    saves little on a quiet machine, while BLAS threads that spin for a busy core made each answer ten times
+    slower when other work (or other answers) shared the two cores: 615 ms against 56 ms per question."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 @dataclass

@@ -31,6 +31,11 @@ class RetrievalSettings(BaseModel):
     rerank_depth: int = Field(
         30, ge=1, le=300, description="Fused candidates the fitted record ranker reorders; the rest keep their order."
     )
+    blas_threads: int = Field(
+        1,
+        ge=1,
+        description="NumPy's BLAS threads in a process that answers (the index build's torch threads are apart).",
+    )
 
 
 class AnswerSettings(BaseModel):
