@@ -1,4 +1,5 @@
-"""Start the chat: one shared ReportAssistant behind a Gradio app (`python app.py`)."""
+"""Start the chat and the doors for programs: one shared ReportAssistant, one process, one port
+(`python app.py`). The Gradio chat is mounted at "/" on the FastAPI app that serves /api/v1 and /v1."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import sys
 import time
 
 from assistant import ReportAssistant, get_settings
-from assistant.web import build_app, launch_options
+from assistant.http_api import build_api
+from assistant.web import build_app, launch_options, mount_options
 from index.store import build_index
 
 
@@ -24,8 +26,19 @@ def main() -> int:
     options = launch_options(settings)
     if options["server_name"] not in ("127.0.0.1", "localhost", "::1") and not options["auth"]:
         print(f"wiring-qa: warning: listening on {options['server_name']} without auth", file=sys.stderr)
-    build_app(qa, settings).launch(**options)
+    serve(qa, settings, options)
     return 0
+
+
+def serve(qa: ReportAssistant, settings, options: dict) -> None:
+    import gradio as gr
+    import uvicorn
+
+    app = gr.mount_gradio_app(build_api(qa, settings), build_app(qa, settings), path="/", **mount_options(settings))
+    host, port = options["server_name"], options["server_port"]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"wiring-qa: chat on http://{shown}:{port}/ · JSON API on /api/v1 · OpenAI-compatible on /v1", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def run() -> int:

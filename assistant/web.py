@@ -569,3 +569,9 @@ def launch_options(settings: Settings) -> dict:
         "mcp_server": False,
         "footer_links": ["api"],
     }
+
+
+def mount_options(settings: Settings) -> dict:
+    """launch_options() for gr.mount_gradio_app, which takes no host or port (the server has them)."""
+    options = launch_options(settings)
+    return {k: options[k] for k in ("auth", "ssr_mode", "show_error", "mcp_server", "footer_links")}
