@@ -10,6 +10,8 @@ from collections import Counter
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from assistant.types import one_line
+
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 PLUGINS = "wiring_qa.commands"  # entry points: name -> main(argv) -> exit code, with argument parsing of its own
 
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         from assistant.types import BadInput
 
         code = EXIT_BAD_INPUT if isinstance(exc, BadInput) else EXIT_ERROR
-        print(f"wiring-qa: {_one_line(exc)}", file=sys.stderr)
+        print(f"wiring-qa: {one_line(exc)}", file=sys.stderr)
         return code
 
 
@@ -152,16 +154,10 @@ def _read_history(path: Path) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"cannot read history file {path}: {_one_line(exc)}") from exc
+        raise BadInput(f"cannot read history file {path}: {one_line(exc)}") from exc
     if not isinstance(data, list):
         raise BadInput("the history file must hold a JSON list of {role, content} turns")
     return data
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.catalog import conclusion_list, record_view
 from assistant.core import ReportAssistant
 from assistant.settings import Settings
-from assistant.types import Answer, BadInput
+from assistant.types import Answer, BadInput, one_line
 
 log = logging.getLogger("wiring_qa.http")
 
@@ -201,7 +201,7 @@ class _Asker:
             try:
                 return self.qa.ask(question, history or None, top_k, answerer)
             except BadInput as exc:
-                raise HTTPException(400, _one_line(exc)) from None
+                raise HTTPException(400, one_line(exc)) from None
 
 
 def _json_routes(api: FastAPI, qa: ReportAssistant, asker: _Asker, authorised: list) -> None:
@@ -242,7 +242,7 @@ def _openai_routes(api: FastAPI, qa: ReportAssistant, asker: _Asker, authorised:
         try:
             question, history = chat_question(body.messages)
         except BadInput as exc:
-            raise HTTPException(400, _one_line(exc)) from None
+            raise HTTPException(400, one_line(exc)) from None
         answer = asker(question, history, None, models[body.model])
         if body.stream:
             return StreamingResponse(_stream_chunks(answer, body.model), media_type="text/event-stream")
@@ -346,7 +346,7 @@ def _guard_errors(api: FastAPI) -> None:
     @api.exception_handler(Exception)
     async def fault(request: Request, exc: Exception):  # ours, not the caller's: logged, one line out
         log.exception("%s %s failed", request.method, request.url.path)
-        return _error(500, f"internal error: {_one_line(exc)}", request)
+        return _error(500, f"internal error: {one_line(exc)}", request)
 
 
 def _error(status: int, line: str, request: Request | None = None, headers: dict | None = None) -> JSONResponse:
@@ -376,8 +376,3 @@ def _is_openai(request: Request) -> bool:
 
 def _is_door(path: str) -> bool:
     return path.startswith((API_PREFIX, "/v1/"))
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:300]

@@ -57,3 +57,10 @@ class Answer:
 
 class BadInput(ValueError):
     """The question or history cannot be used; the message is one line for the user."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An error as users see it: the first line of its message (or its type), at most `limit` characters."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0] if lines else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 from assistant.answering.citations import MARKER_RE
 from assistant.core import ReportAssistant
 from assistant.settings import Settings
-from assistant.types import Answer, BadInput
+from assistant.types import Answer, BadInput, one_line
 
 log = logging.getLogger("wiring_qa.web")
 
@@ -289,11 +289,6 @@ def event_value(evt: gr.EventData, key: str) -> str:
         return str(getattr(evt, key) or "")
     except (AttributeError, TypeError):  # EventData raises TypeError when no data came at all
         return ""
-
-
-def one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 # --- conclusions table ------------------------------------------------------------------------

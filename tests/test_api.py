@@ -211,7 +211,7 @@ def test_readme_curl_examples_run(app_url):
             assert data["citations"] and not data["refused"], data
 
 
-@pytest.mark.parametrize("index", [0], ids=["openai"])
+@pytest.mark.parametrize("index", [0, 1], ids=["openai", "mcp"])
 def test_readme_program_examples_run(app_url, index, tmp_path):
     """The README's `py` blocks (run here rather than in test_readme, since they need a running app)."""
     blocks = re.findall(r"```py\n(.*?)```", _programs_section(), re.S)
