@@ -1,11 +1,13 @@
-"""A bounded load test of the Gradio app's `/ask` API from loopback clients, every answer checked.
+"""A bounded load test of the app's doors for programs from loopback clients, every answer checked: the
+Gradio `/ask` API and the JSON API `POST /api/v1/ask`, one after the other on the same server.
 
-    python -m eval.load [--clients N] [--seconds S] [--max-questions M] [--out DIR] [--url URL]
+    python -m eval.load [--door gradio|json|both] [--clients N] [--seconds S] [--max-questions M] [--out DIR]
+                        [--url URL]
 
 Without --url it starts the app itself (``python app.py`` in a subprocess on a free 127.0.0.1 port, so the
 server's memory is measured from outside), waits until it answers, and stops it at the end (SIGTERM, then
-SIGKILL after a timeout). N threads, each with its own gradio_client ``Client`` (its own session), call
-``/ask`` with the eval questions (and their histories) taken round-robin from eval/questions.jsonl, until S
+SIGKILL after a timeout). N threads, each with its own client (a gradio_client ``Client``, its own session;
+or an httpx client with one kept-alive connection), ask with the eval questions (and their histories) taken round-robin from eval/questions.jsonl, until S
 seconds have passed or M questions have been sent in all, whichever comes first. Only loopback addresses are
 accepted.
 
@@ -16,7 +18,8 @@ Exceptions, timeouts, invalid citations and malformed answers are counted separa
 Reported: requests, throughput, client-side latency p50/p95/p99, the server's own compute time
 (``timings_ms.total``), errors by kind, invalid citations, and the server's VmRSS (from /proc/PID/status)
 before the load, every 10 s during it, once the whole question set has been asked (caches warm), and after;
-with the growth from before and from warm. Writes load.json and load.md to --out and prints the Markdown.
+with the growth from before and from warm. Writes load.json and load.md (Gradio), load-json-api.json and
+load-json-api.md (JSON API) and, for both, doors.png to --out, and prints the Markdown.
 Ctrl-C stops the clients and the server and still writes what was measured.
 """
 
@@ -358,30 +361,18 @@ class Load:
             self.one(client, item)
 
     def one(self, client, item: dict) -> None:
-        history = json.dumps(item.get("history") or [])
         with self.tally.lock:
             self.tally.sent += 1
         started = time.perf_counter()
         try:
-            job = client.submit(item["question"], history, 0, "", api_name="/ask")
-            limit = started + self.request_timeout
-            while not job.future.done():
-                if self.stop.is_set():
-                    job.cancel()
-                    with self.tally.lock:
-                        self.tally.cancelled += 1
-                    return
-                if time.perf_counter() > limit:
-                    job.cancel()
-                    self._failed({"timeout": f"{item['id']}: no answer within {self.request_timeout:.0f} s"})
-                    return
-                concurrent.futures.wait([job.future], timeout=0.2)
-            result = job.result(timeout=0)
+            result = self._call(client, item, started)
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
             with self.tally.lock:
                 self.tally.exception_types[type(exc).__name__] += 1
             line = (str(exc).strip().splitlines() or [""])[0]
             self._failed({"exception": f"{item['id']}: {type(exc).__name__}: {line}"})
+            return
+        if result is None:  # cancelled or timed out, already counted
             return
         latency = (time.perf_counter() - started) * 1000
         problems, n_citations, invalid = check_answer(result, self.by_id)
@@ -408,6 +399,29 @@ class Load:
             self._failed(failures)
         if done == len(self.items):  # every question asked once: the caches are as warm as they get
             self.sampler.sample("warm", done)
+
+    def _call(self, client, item: dict, started: float) -> dict | None:
+        """One question through the client's door; None when it was cancelled or timed out."""
+        if isinstance(client, JsonApiClient):
+            try:
+                return client.ask(item["question"], item.get("history") or [], self.request_timeout)
+            except TimeoutError:
+                self._failed({"timeout": f"{item['id']}: no answer within {self.request_timeout:.0f} s"})
+                return None
+        job = client.submit(item["question"], json.dumps(item.get("history") or []), 0, "", api_name="/ask")
+        limit = started + self.request_timeout
+        while not job.future.done():
+            if self.stop.is_set():
+                job.cancel()
+                with self.tally.lock:
+                    self.tally.cancelled += 1
+                return None
+            if time.perf_counter() > limit:
+                job.cancel()
+                self._failed({"timeout": f"{item['id']}: no answer within {self.request_timeout:.0f} s"})
+                return None
+            concurrent.futures.wait([job.future], timeout=0.2)
+        return job.result(timeout=0)
 
     def _failed(self, failures: dict[str, str]) -> None:
         with self.tally.lock:
@@ -457,11 +471,44 @@ class Load:
                     c.close()
 
 
+class JsonApiClient:
+    """`POST /api/v1/ask` over one kept-alive HTTP connection; the answer comes back in the shape the
+    checks read (its `text` as `answer`)."""
+
+    def __init__(self, url: str):
+        import httpx
+
+        self._timeout_error = httpx.TimeoutException
+        self.http = httpx.Client(base_url=url.rstrip("/"), trust_env=False)  # no proxy: loopback stays loopback
+
+    def ask(self, question: str, history: list, timeout: float) -> dict:
+        body = {"question": question, "history": history or None}
+        try:
+            response = self.http.post("/api/v1/ask", json=body, timeout=timeout)
+        except self._timeout_error as exc:
+            raise TimeoutError(str(exc)) from None
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+        result = response.json()
+        return {**result, "answer": result.get("text")}
+
+    def close(self) -> None:
+        self.http.close()
+
+
+DOORS: dict[str, Callable[[str], Any]] = {}  # filled below: door name -> client factory
+
+
 def make_gradio_client(url: str):
     from gradio_client import Client
 
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client reads it even with analytics_enabled=False
     return Client(url, verbose=False, analytics_enabled=False, download_files=False)
+
+
+DOORS.update({"gradio": make_gradio_client, "json": JsonApiClient})
+DOOR_TITLES = {"gradio": "the Gradio `/ask` API", "json": "the JSON API `POST /api/v1/ask`"}
+DOOR_FILES = {"gradio": "load", "json": "load-json-api"}  # report file stems per door
 
 
 # -- reports -----------------------------------------------------------------------
@@ -526,14 +573,16 @@ def _signed(value: float | None) -> str:
 def render_markdown(result: dict) -> str:
     meta, s, rss = result["meta"], result["summary"], result["rss"]
     lat, comp = s["latency_ms"], s["server_compute_ms"]
+    door = meta.get("door", "gradio")
+    sessions = "gradio_client sessions" if door == "gradio" else "HTTP clients (httpx, a kept-alive connection each)"
     if meta["server"]["started_here"]:
         server = f"`python app.py` started by the test (pid {meta['server']['pid']}) on {meta['url']}"
     else:
         server = f"the app at {meta['url']}" + (f" (pid {rss['pid']})" if rss["pid"] else "")
     lines = [
-        "# Load test: the Gradio `/ask` API",
+        f"# Load test: {DOOR_TITLES[door]}",
         "",
-        f"{meta['clients']} concurrent gradio_client sessions against {server}, for up to {meta['seconds']:g} s or "
+        f"{meta['clients']} concurrent {sessions} against {server}, for up to {meta['seconds']:g} s or "
         f"{meta['max_questions']:,} questions (drawn round-robin from the {meta['questions_in_set']} questions of "
         f"eval/questions.jsonl, with their histories). Stopped by: **{s['stop_reason']}**. "
         f"Machine: {meta['machine']['nproc']} CPUs ({meta['machine']['cpu'] or 'unknown'}), load average "
@@ -584,8 +633,8 @@ def render_markdown(result: dict) -> str:
         lines += ["", f"The server logged {log_info['tracebacks']} tracebacks; see {log_info.get('path')}."]
     lines += [
         "",
-        "Latency is client-side: from `Client.submit` to the result in hand, queueing in the app's Gradio queue "
-        "included. Server compute is the answer's own `timings_ms.total`. A self-started server is fresh, so the first "
+        "Latency is client-side: from sending the question to the result in hand (for the Gradio door, "
+        "`Client.submit` and the app's Gradio queue included). Server compute is the answer's own `timings_ms.total`. A self-started server is fresh, so the first "
         "answers include whatever the app loads on first use; questions repeat once the set is used up, and repeats "
         "hit the app's query-embedding cache. Every citation is checked with "
         "`assistant.answering.citations.citation_is_valid` against the parsed report.",
@@ -595,7 +644,8 @@ def render_markdown(result: dict) -> str:
 
 def write_outputs(result: dict, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "load.json", "md": out_dir / "load.md"}
+    stem = DOOR_FILES[result["meta"].get("door", "gradio")]
+    paths = {"json": out_dir / f"{stem}.json", "md": out_dir / f"{stem}.md"}
     paths["json"].write_text(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     paths["md"].write_text(render_markdown(result))
     return paths
@@ -640,10 +690,15 @@ def run_load(
     pid: int | None = None,
     request_timeout: float = DEFAULT_TIMEOUT,
     questions_path: Path | str | None = None,
-    make_client: Callable[[str], Any] = make_gradio_client,
+    make_client: Callable[[str], Any] | None = None,
     log: Callable[[str], None] = print,
+    door: str = "gradio",
 ) -> dict:
-    """Run one load test and write its reports; the result dict (as in load.json) is returned."""
+    """Run one load test through one door ("gradio" or "json") and write its reports; the result dict
+    (as in load.json or load-json-api.json) is returned."""
+    if door not in DOORS:
+        raise ValueError(f"unknown door {door!r}; choose one of {', '.join(DOORS)}")
+    make_client = make_client or DOORS[door]
     if clients < 1 or seconds <= 0 or max_questions < 1:
         raise ValueError("clients, seconds and max questions must be positive")
     if url is not None and not is_loopback_url(url):
@@ -684,6 +739,7 @@ def run_load(
             log(f"load: stopped the app (exit code {code})")
         result = {
             "meta": {
+                "door": door,
                 "url": url,
                 "clients": clients,
                 "seconds": seconds,
@@ -723,6 +779,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", help="a running app on a loopback address (default: start one)")
     parser.add_argument("--pid", type=int, help="with --url: the server's pid, to sample its memory")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a request times out")
+    parser.add_argument("--door", choices=[*DOORS, "both"], default="both", help="which API to load (default both)")
     return parser.parse_args(argv)
 
 
@@ -730,25 +787,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the server on `kill` as on Ctrl-C
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    doors = list(DOORS) if args.door == "both" else [args.door]
+    server: Server | None = None
+    results = []
     try:
-        result = run_load(
-            url=args.url,
-            clients=args.clients,
-            seconds=args.seconds,
-            max_questions=args.max_questions,
-            out_dir=args.out,
-            pid=args.pid,
-            request_timeout=args.timeout,
-            log=lambda msg: print(msg, file=sys.stderr, flush=True),
-        )
+        url, pid = args.url, args.pid
+        if url is None and len(doors) > 1:  # one server for both doors, as users would meet it
+            server = start_server(log=log)
+            url, pid = server.url, server.pid
+        for door in doors:
+            results.append(
+                run_load(
+                    url=url,
+                    clients=args.clients,
+                    seconds=args.seconds,
+                    max_questions=args.max_questions,
+                    out_dir=args.out,
+                    pid=pid,
+                    request_timeout=args.timeout,
+                    log=log,
+                    door=door,
+                )
+            )
     except (ValueError, RuntimeError, TimeoutError) as exc:
         print(f"load: {exc}", file=sys.stderr)
         return 2
-    print(render_markdown(result), end="")
-    summary = result["summary"]
-    if summary["stop_reason"] == "interrupted":
+    finally:
+        if server is not None:
+            log(f"load: stopped the app (exit code {server.stop()})")
+    for result in results:
+        print(render_markdown(result), end="")
+    if len(results) > 1:
+        log(f"load: wrote {plot_doors(results, args.out)}")
+    summaries = [r["summary"] for r in results]
+    if any(s["stop_reason"] == "interrupted" for s in summaries):
         return 130
-    return 0 if summary["errors"] == 0 and summary["invalid_citations"] == 0 else 1
+    return 0 if all(s["errors"] == 0 and s["invalid_citations"] == 0 for s in summaries) else 1
+
+
+def plot_doors(results: Sequence[dict], out_dir: Path) -> Path:
+    """doors.png: throughput and client latency (p50, p95) side by side for each door."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [DOOR_TITLES[r["meta"]["door"]].replace("`", "") for r in results]
+    summaries = [r["summary"] for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.bar(names, [s["throughput_rps"] or 0 for s in summaries], color=["#94a3b8", "#f97316"][: len(names)])
+    left.set_ylabel("answers per second")
+    left.set_title(f"Throughput, {results[0]['meta']['clients']} loopback clients")
+    width = 0.38
+    xs = range(len(names))
+    for shift, key in ((-width / 2, "p50_ms"), (width / 2, "p95_ms")):
+        right.bar([x + shift for x in xs], [s["latency_ms"][key] or 0 for s in summaries], width, label=key[:3])
+    right.set_xticks(list(xs), names)
+    right.set_ylabel("client latency, ms")
+    right.set_title("Latency per answer")
+    right.legend()
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    path = Path(out_dir) / "doors.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":

@@ -64,3 +64,21 @@ def test_smoke_load_on_a_real_app(built_index, tmp_path):
     assert markdown == load.render_markdown(result)
     assert markdown.startswith("# Load test") and "| invalid citations | 0 of " in markdown
     assert "## Server memory (VmRSS)" in markdown and "| before |" in markdown
+
+
+def test_both_doors_on_one_server(built_index, tmp_path, capsys):
+    """`python -m eval.load --door both`: one app, the Gradio door then the JSON API, a report for each and
+    the chart; every answer through either door checked."""
+    code = load.main(
+        ["--door", "both", "--clients", "2", "--seconds", "3", "--max-questions", "6", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    gradio, json_api = (json.loads((tmp_path / f"{stem}.json").read_text()) for stem in ("load", "load-json-api"))
+    assert gradio["meta"]["door"] == "gradio" and json_api["meta"]["door"] == "json"
+    assert gradio["meta"]["url"] == json_api["meta"]["url"]  # the same server
+    for result in (gradio, json_api):
+        assert result["summary"]["responses"] >= 2 and result["summary"]["errors"] == 0
+        assert result["summary"]["citations_checked"] > 0 and result["summary"]["invalid_citations"] == 0
+    assert (tmp_path / "doors.png").stat().st_size > 5000
+    out = capsys.readouterr().out
+    assert "# Load test: the Gradio `/ask` API" in out and "# Load test: the JSON API `POST /api/v1/ask`" in out
