@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 SNIPPET_CHARS = 240  # enough of a record's text to tell it apart in a list; get_record gives all of it
 INSTRUCTIONS = (
-    "Answers questions about 'Wiring It Up: a progress report to the Prime Minister' (Cabinet Office and "
-    "HM Treasury, 2001) with the report's own sentences. Each sentence ends with the record it comes from, "
+    "Answers questions about the Cabinet Office and HM Treasury's 2001 progress report 'Wiring It Up', "
+    "with the report's own sentences. Each sentence ends with the record it comes from, "
     "such as [3.24.1] or [Conclusion 24]: keep those markers when you pass an answer on, and read a record "
     "in full with get_record."
 )
