@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.question.clean import clean_history, clean_question, strip_instructions
@@ -52,6 +54,7 @@ class ReportAssistant:
         self.initialisms = build_initialisms(self.records)
         self.rare_words = rare_words(self.records, self.settings.answer.rare_word_records)
         self.conversation = Conversation(self.records, self.rare_words, self.settings.conversation)
+        self._answers = AnswerCache(self.settings.answer.cached_answers)
 
     @property
     def stamp(self) -> dict:
@@ -68,11 +71,15 @@ class ReportAssistant:
         `answerer` picks one of `self.answerers` by name ("grounded", or "llm" when configured).
         """
         started = time.perf_counter()
+        chosen = self._answerer(answerer)
+        key = (question, _history_key(history), top_k, chosen.name) if chosen.name == "grounded" else None
+        if (kept := self._answers.get(key)) is not None:
+            return replace(kept, timings_ms={"cached": 1.0, "total": (time.perf_counter() - started) * 1000})
         query, route = self.prepare(question, history)
         retrieved_at = time.perf_counter()
         ranked, degraded = self.retriever.search(query, k=top_k or self.settings.retrieval.top_k, route=route)
         answered_at = time.perf_counter()
-        answer = self._answerer(answerer).answer(query, ranked, route)
+        answer = chosen.answer(query, ranked, route)
         if degraded:
             answer.notice = "; ".join(filter(None, [answer.notice, degraded]))
         answer.sources = [self._source(r) for r in ranked]
@@ -85,7 +92,13 @@ class ReportAssistant:
             "answer": (done - answered_at) * 1000,
             "total": (done - started) * 1000,
         }
+        if not degraded:  # a keyword-search fallback is not worth keeping once the index is back
+            self._answers.put(key, answer)
         return answer
+
+    def forget_answers(self) -> None:
+        """Drop the kept answers (a benchmark that times the answering itself calls this between asks)."""
+        self._answers.clear()
 
     def prepare(self, question: str, history: list | None = None) -> tuple[Query, Route]:
         """The cleaned question resolved against the history, and the records it names by number."""
@@ -143,6 +156,44 @@ class ReportAssistant:
             if record:
                 out += [link for link in record.links if link in self.by_id and link not in cited]
         return list(dict.fromkeys(out))
+
+
+class AnswerCache:
+    """The latest grounded answers by (question, history, top_k, answerer), least recently used dropped first.
+    The grounded answerer gives the same answer to the same input over one index, so an answer asked again
+    (a popular question, a retried request, a page reloaded) is served as it was first composed."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._kept: OrderedDict[tuple, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple | None) -> Answer | None:
+        if key is None or not self.size:
+            return None
+        with self._lock:
+            answer = self._kept.get(key)
+            if answer is not None:
+                self._kept.move_to_end(key)
+            return answer
+
+    def put(self, key: tuple | None, answer: Answer) -> None:
+        if key is None or not self.size:
+            return
+        with self._lock:
+            self._kept[key] = answer
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+def _history_key(history: list | None) -> tuple:
+    """The history as a hashable key: each turn by its text (whatever shape a caller sent)."""
+    return tuple(repr(turn) for turn in history or ())
 
 
 def _limit_blas(threads: int) -> None:

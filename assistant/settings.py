@@ -42,6 +42,11 @@ class AnswerSettings(BaseModel):
     """How answers are composed."""
 
     answerer: Literal["grounded", "llm"] = Field("grounded", description="grounded (offline) or llm (endpoint).")
+    cached_answers: int = Field(
+        1024,
+        ge=0,
+        description="Grounded answers kept for a question asked again with the same history (0: none kept).",
+    )
     max_sentences: int = Field(
         4,
         ge=1,

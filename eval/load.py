@@ -301,6 +301,7 @@ class Tally:
     invalid_citations: int = 0
     refused: int = 0
     uncited: int = 0  # answered (not refused) without a single citation
+    cached: int = 0  # served from the app's answer cache (a question asked again with the same history)
     cancelled: int = 0  # in flight when the run was interrupted
     failed_requests: int = 0  # requests with at least one error
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -385,9 +386,10 @@ class Load:
             t = self.tally
             t.responses += 1
             t.latencies_ms.append(latency)
-            total = (result.get("timings_ms") or {}).get("total") if isinstance(result, dict) else None
-            if isinstance(total, int | float):
-                t.server_ms.append(float(total))
+            timings = (result.get("timings_ms") or {}) if isinstance(result, dict) else {}
+            if isinstance(timings.get("total"), int | float):
+                t.server_ms.append(float(timings["total"]))
+            t.cached += bool(timings.get("cached"))
             t.citations += n_citations
             t.invalid_citations += invalid
             if isinstance(result, dict) and result.get("refused") is True:
@@ -548,6 +550,7 @@ def summarize(load: Load, elapsed_s: float) -> dict:
         "invalid_citations": t.invalid_citations,
         "refused": t.refused,
         "answered_without_citation": t.uncited,
+        "served_from_answer_cache": t.cached,
         "stop_reason": load.stop_reason or "finished",
     }
 
@@ -603,6 +606,9 @@ def render_markdown(result: dict) -> str:
         f"| invalid citations | {s['invalid_citations']} of {s['citations_checked']:,} checked |",
         f"| refused answers | {s['refused']} |",
         f"| answers without a citation (not refused) | {s['answered_without_citation']} |",
+        f"| served from the answer cache (asked before, same history) | {s.get('served_from_answer_cache', 0):,} |",
+        "",
+        _first_pass_line(rss),
         "",
         "## Errors by kind",
         "",
@@ -635,11 +641,24 @@ def render_markdown(result: dict) -> str:
         "",
         "Latency is client-side: from sending the question to the result in hand (for the Gradio door, "
         "`Client.submit` and the app's Gradio queue included). Server compute is the answer's own `timings_ms.total`. A self-started server is fresh, so the first "
-        "answers include whatever the app loads on first use; questions repeat once the set is used up, and repeats "
-        "hit the app's query-embedding cache. Every citation is checked with "
+        "answers include whatever the app loads on first use; questions repeat once the set is used up, and a "
+        "repeat (same question, same history) is served from the app's answer cache, as the row above counts; the "
+        "'warm' memory sample marks the end of the first pass, where every answer was composed afresh. Every citation is checked with "
         "`assistant.answering.citations.citation_is_valid` against the parsed report.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _first_pass_line(rss: dict) -> str:
+    """Throughput until every question had been asked once: answers composed afresh, none from the cache."""
+    warm = next((row for row in rss.get("samples", []) if row["label"] == "warm"), None)
+    if not warm or not warm["t_s"]:
+        return "First pass through the question set: not completed in this run."
+    rate = warm["done"] / warm["t_s"]
+    return (
+        f"First pass through the question set (every answer composed afresh): {warm['done']:,} answers in "
+        f"{warm['t_s']:.1f} s, **{rate:.1f} answers/s**."
+    )
 
 
 def write_outputs(result: dict, out_dir: Path) -> dict[str, Path]:

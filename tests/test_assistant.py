@@ -198,3 +198,24 @@ def test_unknown_answerer_is_bad_input(qa):
 def test_lone_surrogates_are_replaced_not_fatal(qa):
     answer = qa.ask("How much is the Policy Innovation Fund? \udcff")
     assert not answer.notice and "£50" in answer.text
+
+
+def test_an_answer_asked_again_is_served_as_first_composed(settings, built_index):
+    """The answer cache: the same question and history give the same answer, marked cached; another
+    history, another top_k or a cache of size 0 compose it afresh."""
+    from assistant import ReportAssistant
+
+    qa = ReportAssistant(settings=settings)
+    question = "How much money does the Policy Innovation Fund hold per year?"
+    first = qa.ask(question)
+    again = qa.ask(question)
+    assert "cached" not in first.timings_ms and again.timings_ms["cached"] == 1.0
+    assert (again.text, again.citations, again.sources) == (first.text, first.citations, first.sources)
+    history = [{"role": "user", "content": "Tell me about Conclusion 24."}, {"role": "assistant", "content": "…"}]
+    assert "cached" not in qa.ask(question, history=history).timings_ms
+    assert "cached" not in qa.ask(question, top_k=3).timings_ms
+    qa.forget_answers()
+    assert "cached" not in qa.ask(question).timings_ms
+    off = settings.model_copy(update={"answer": settings.answer.model_copy(update={"cached_answers": 0})})
+    uncached = ReportAssistant(settings=off, parts=qa.parts)
+    assert all("cached" not in uncached.ask(question).timings_ms for _ in range(2))
