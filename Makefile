@@ -33,11 +33,16 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here), and axe-core,
+# pinned in package-lock.json, for their accessibility check.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium is missing: sudo apt-get install chromium (the browser tests will be skipped)"; fi; }
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm is missing: install Node.js and npm (the accessibility check will be skipped)"; \
+	elif [ "$$(node -p "require('./node_modules/axe-core/package.json').version" 2>/dev/null)" != \
+		"$$(node -p "require('./package-lock.json').packages['node_modules/axe-core'].version")" ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; fi
 
 index: setup
 	$(BIN)/wiring-qa index

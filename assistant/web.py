@@ -25,8 +25,13 @@ import gradio as gr  # noqa: E402 - after the analytics switch
 import pandas as pd  # noqa: E402
 
 from assistant.answering.citations import MARKER_RE
+from assistant.catalog import conclusion_list
 from assistant.core import ReportAssistant
+from assistant.export import answer_markdown, conversation_markdown
 from assistant.settings import Settings
+from assistant.suggest import MAX_SUGGESTIONS, suggest
+from assistant.timeline import Group as TimelineGroup
+from assistant.timeline import Timeline, build_timeline
 from assistant.types import Answer, BadInput, one_line
 
 log = logging.getLogger("wiring_qa.web")
@@ -41,27 +46,83 @@ TABLE_HEADERS = ["No.", "Conclusion", "By when", "Part", "Paragraphs"]
 
 # Gradio's chat sanitiser drops data-* attributes and <style>, but keeps class, name, value, title and
 # style: so a citation is a <button> whose value is the record id and whose name is the chat turn,
-# styled inline so it looks clickable wherever it is shown.
+# styled inline so it looks clickable wherever it is shown. Its colours pass WCAG AA: text 14.7:1 on the
+# chip, the chip's border 5.2:1 against the page (PAGE_CSS gives dark mode its own).
 CITE_STYLE = (
-    "display:inline-block;margin:0 2px;padding:0 7px;border:1px solid var(--color-accent,#f97316);"
-    "border-radius:999px;background:var(--color-accent-soft,#fff7ed);color:var(--body-text-color,#1f2937);"
+    "display:inline-block;margin:0 2px;padding:0 7px;border:1px solid #c2410c;"
+    "border-radius:999px;background:#fff7ed;color:#1f2937;"
     "font-size:0.85em;font-weight:600;line-height:1.6;cursor:pointer;white-space:nowrap;"
 )
 
-# One document-level listener (bound once per page) routes every citation click to the panel of the tab
-# it sits in; each panel registers its own `trigger` whenever Gradio (re)mounts it.
+# One document-level listener (bound once per page) routes every citation click, or Enter on a focused
+# citation, to the panel of the tab it sits in; each panel registers its own `trigger` whenever Gradio
+# (re)mounts it. Focus follows: to the panel's heading once it shows the record (now, and again after the
+# panel re-renders), and back to the citation that opened it on Escape or the panel's Back button.
 PANEL_JS = """
 const panels = (window.__wqaPanels = window.__wqaPanels || {});
 panels["%(key)s"] = (id, turn) => trigger("click", { cite: id, turn: turn || "" });
+if (typeof watch === "function") watch("value", () => window.__wqaFocusPanel && window.__wqaFocusPanel("%(key)s"));
+if ("%(key)s" === "chat" && !window.__wqaLinked) {
+  // A link to the chat may name a paragraph to open (?cite=3.24.1) or a question to ask (?q=...).
+  window.__wqaLinked = true;
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("cite")) panels.chat(params.get("cite"), "");
+  const question = (params.get("q") || "").trim();
+  const ask = (tries) => {
+    const box = document.querySelector("#wqa-q textarea, #wqa-q input");
+    const send = document.querySelector("#wqa-send");
+    if (!box || !send) { if (tries > 0) setTimeout(() => ask(tries - 1), 100); return; }
+    const proto = box.tagName === "TEXTAREA" ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, "value").set.call(box, question);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(() => send.click(), 50);
+  };
+  if (question) ask(50);
+}
 if (!window.__wqaBound) {
   window.__wqaBound = true;
+  const PANEL_IDS = { chat: "wqa-source-panel", conclusions: "wqa-conclusion-panel" };
+  const HOME = { chat: "#wqa-q textarea", conclusions: "#wqa-filter textarea, #wqa-filter input" };
+  const origins = {}, pending = {};
+  const keyOf = (el) => (el.closest(".wqa-conclusions-tab") ? "conclusions" : "chat");
+  window.__wqaFocusPanel = (key) => {
+    const wanted = pending[key];
+    const heading = document.querySelector("#" + PANEL_IDS[key] + " .wqa-id");
+    if (!wanted || Date.now() - wanted.at > 15000 || !heading || heading.textContent.trim() !== wanted.id) return;
+    heading.focus({ preventScroll: true });
+    const box = heading.getBoundingClientRect();  // bring the panel into view (on a phone it sits below the chat)
+    if (box.top < 0 || box.bottom > window.innerHeight) document.getElementById(PANEL_IDS[key]).scrollIntoView({ block: "start" });
+  };
+  const goBack = (key) => {
+    delete pending[key];
+    const o = origins[key];
+    let el = o && o.el.isConnected ? o.el : null;
+    if (o && !el) {
+      const named = o.name ? '[name="' + CSS.escape(o.name) + '"]' : "";
+      el = document.querySelector('button.wqa-cite[value="' + CSS.escape(o.value) + '"]' + named);
+    }
+    el = el || document.querySelector(HOME[key]);
+    if (el) { el.focus({ preventScroll: true }); el.scrollIntoView({ block: "center" }); }
+  };
   document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("button.wqa-cite");
+    const target = event.target.closest ? event.target : null;
+    if (!target) return;
+    const back = target.closest("button.wqa-back");
+    if (back) { event.preventDefault(); goBack(keyOf(back)); return; }
+    const button = target.closest("button.wqa-cite");
     if (!button) return;
     event.preventDefault();
-    const key = button.closest(".wqa-conclusions-tab") ? "conclusions" : "chat";
+    const key = keyOf(button);
+    if (!button.closest("#" + PANEL_IDS[key])) origins[key] = { el: button, value: button.value, name: button.name };
+    pending[key] = { id: button.value, at: Date.now() };
     const open = window.__wqaPanels[key];
     if (open) open(button.value, button.name);
+    window.__wqaFocusPanel(key);  // already showing it: no re-render will come
+  });
+  document.addEventListener("keydown", (event) => {
+    const inside = event.key === "Escape" && event.target.closest;
+    const panel = inside && event.target.closest("#" + PANEL_IDS.chat + ", #" + PANEL_IDS.conclusions);
+    if (panel) { event.preventDefault(); goBack(panel.id === PANEL_IDS.chat ? "chat" : "conclusions"); }
   });
 }
 """
@@ -69,11 +130,11 @@ if (!window.__wqaBound) {
 PANEL_CSS = """
 .wqa-panel { font-size: 0.95rem; line-height: 1.55; }
 .wqa-empty { color: var(--body-text-color-subdued); padding: 12px 4px; }
-.wqa-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 4px; }
-.wqa-id { font-size: 1.25rem; font-weight: 700; }
+.wqa-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin: 10px 0 4px 0; }
+.wqa-id { font-size: 1.25rem; font-weight: 700; margin: 0; padding: 0; }
 .wqa-kind { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.05em; color: var(--body-text-color-subdued); }
 .wqa-label { color: var(--body-text-color); opacity: 0.8; font-size: 0.9rem; margin-bottom: 10px; }
-.wqa-text { white-space: pre-wrap; padding: 10px 12px; border-left: 3px solid var(--color-accent);
+.wqa-text { white-space: pre-wrap; overflow-wrap: anywhere; padding: 10px 12px; border-left: 3px solid var(--color-accent);
   background: var(--background-fill-secondary); border-radius: 4px; }
 .wqa-text mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 2px; }
 .wqa-links { margin-top: 10px; }
@@ -82,22 +143,78 @@ PANEL_CSS = """
 .wqa-progress-item { margin: 10px 0; }
 .wqa-progress-item .wqa-text { border-left-color: var(--border-color-primary); }
 .wqa-stamp code { font-size: 0.85em; word-break: break-all; }
+.wqa-back { margin-left: auto; font-size: 0.85rem; padding: 2px 10px; border: 1px solid #6b7280; border-radius: 6px;
+  background: transparent; color: var(--body-text-color); cursor: pointer; }
 """
 
 # Page-wide rules, injected once through the header's `head` (Gradio 6 takes css only at launch()).
+# The colour overrides bring Gradio's own subdued text and primary buttons to WCAG AA contrast (4.5:1).
 PAGE_CSS = """
 <style>
 /* Gradio ships SourceSansPro-SemiBold as a 55-glyph subset, so bold text mixed two fonts; use the full Bold. */
 @font-face { font-family: 'Source Sans Pro'; src: url('static/fonts/SourceSansPro/SourceSansPro-Bold.woff2')
   format('woff2'); font-weight: 600 700; font-style: normal; }
+body:not(.dark) { --body-text-color-subdued: #4b5563; --block-label-text-color: #374151;
+  --button-primary-background-fill: #c2410c; --button-primary-background-fill-hover: #9a3412;
+  --button-primary-text-color: #ffffff; --button-primary-border-color: #c2410c; --input-placeholder-color: #6b7280; }
+body.dark { --body-text-color-subdued: #d1d5db; }
+body:not(.dark) [role="tab"][aria-selected="true"], body:not(.dark) [role="tab"].selected { color: #c2410c !important; }
+footer, footer a, footer button, footer .show-api { color: var(--body-text-color-subdued) !important; opacity: 1 !important; }
 #wqa-table { --font-mono: var(--font); }
 button.wqa-cite:hover { filter: brightness(0.95); text-decoration: underline; }
-button.wqa-cite:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+button.wqa-cite:focus-visible, button.wqa-back:focus-visible, .wqa-next-q:focus-visible {
+  outline: 3px solid #1d4ed8; outline-offset: 2px; }
+.wqa-id:focus { outline: 3px solid #1d4ed8; outline-offset: 2px; border-radius: 2px; }
+.dark button.wqa-cite { background: #431407 !important; color: #ffedd5 !important; border-color: #fb923c !important; }
+.dark button.wqa-cite:focus-visible, .dark .wqa-id:focus { outline-color: #93c5fd; }
 #wqa-header h1 { margin: 0 0 2px 0; font-size: 1.6rem; }
-#wqa-header p { margin: 0; color: var(--body-text-color); opacity: 0.8; }
+#wqa-header p { margin: 0; color: var(--body-text-color); opacity: 0.85; }
+.wqa-sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); }
+#wqa-next-label p { margin: 4px 0 0 0; }
+.wqa-next-q { white-space: normal !important; text-align: left !important; justify-content: flex-start !important; }
+/* The deadline timeline: a grid of months, each group of conclusions placed over the months its deadline spans. */
+.wqa-timeline { font-size: 0.9rem; }
+.wqa-tl-intro { margin: 0 0 8px 0; }
+.wqa-tl-axis { display: grid; grid-template-columns: repeat(var(--wqa-months), minmax(0, 1fr));
+  grid-auto-flow: row dense; gap: 6px 2px; align-items: start; }
+.wqa-tl-year { font-weight: 700; border-bottom: 2px solid var(--border-color-primary); padding: 0 4px; }
+.wqa-tl-month { font-size: 0.75rem; text-align: center; color: var(--body-text-color-subdued);
+  border-left: 1px solid var(--border-color-primary); }
+.wqa-tl-group { border-top: 3px solid #c2410c; background: var(--background-fill-secondary); border-radius: 4px;
+  padding: 2px; min-width: 0; }
+.wqa-tl-when { display: block; font-size: 0.75rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.wqa-tl-long { display: none; }
+.wqa-tl-chips { display: flex; flex-wrap: wrap; gap: 3px; }
+button.wqa-cite.wqa-tl-chip { margin: 0 !important; padding: 0 5px !important; font-size: 0.8rem !important; }
+.wqa-tl-undated { margin-top: 12px; display: flex; flex-direction: column; gap: 6px; }
+.wqa-tl-undated .wqa-tl-group { display: flex; gap: 8px; align-items: baseline; border-top: none;
+  border-left: 3px solid #6b7280; padding: 4px 6px; }
+.wqa-tl-undated .wqa-tl-when { flex: 0 0 auto; font-size: 0.85rem; white-space: normal; }
+/* Small screens: the timeline becomes a list of deadlines, the table drops its narrow columns, and nothing
+   is wider than the screen. */
+@media (max-width: 640px) {
+  .wqa-tl-axis { display: flex; flex-direction: column; gap: 4px; }
+  .wqa-tl-year, .wqa-tl-month, .wqa-tl-short { display: none; }
+  .wqa-tl-long { display: inline; }
+  .wqa-tl-axis .wqa-tl-group { display: flex; gap: 8px; align-items: baseline; border-top: none;
+    border-left: 3px solid #c2410c; padding: 4px 6px; }
+  .wqa-tl-axis .wqa-tl-when { flex: 0 0 8.5em; white-space: normal; font-size: 0.85rem; }
+  #wqa-table [data-heading="3"], #wqa-table [data-heading="4"], #wqa-table [data-col="3"], #wqa-table [data-col="4"] {
+    display: none !important; }
+  #wqa-table table { width: 100% !important; table-layout: fixed !important; }
+  #wqa-table [data-heading="0"], #wqa-table [data-col="0"] { width: 16% !important; min-width: 16% !important;
+    max-width: 16% !important; flex: 0 0 16% !important; }
+  #wqa-table [data-heading="1"], #wqa-table [data-col="1"] { width: 56% !important; min-width: 56% !important;
+    max-width: 56% !important; flex: 0 0 56% !important; }
+  #wqa-table [data-heading="2"], #wqa-table [data-col="2"] { width: 28% !important; min-width: 28% !important;
+    max-width: 28% !important; flex: 0 0 28% !important; }
+}
 </style>
 """
 
+BACK_TO_ANSWER = "Back to the answer (Esc)"
+BACK_TO_LIST = "Back (Esc)"
+NEXT_LABEL = "**Ask next** (each one checked: the report answers it)"
 PANEL_HINT = "Click a paragraph number in an answer (such as 3.24.1) to read the paragraph here."
 CONCLUSION_HINT = "Click a row of the table to read the conclusion and the progress reported on it."
 
@@ -204,15 +321,19 @@ def link_row(title: str, ids: list[str] | tuple[str, ...]) -> str:
     return f'<div class="wqa-links"><span class="wqa-links-title">{html.escape(title)}</span> {buttons}</div>'
 
 
-def render_record(qa: ReportAssistant, record_id: str, quotes: list[str] | None = None) -> str:
-    """The source panel: id, where it sits, full text with quotes marked, and its links both ways."""
+def render_record(qa: ReportAssistant, record_id: str, quotes: list[str] | None = None, back: str = "") -> str:
+    """The source panel: id, where it sits, full text with quotes marked, and its links both ways.
+
+    The id is a focusable heading (focus moves there when a citation opens it); `back` labels a button
+    that returns focus to where the reader came from."""
     record = qa.record(record_id)
     if record is None:
         return f'<div class="wqa-panel wqa-empty">No paragraph {html.escape(record_id)} in the report.</div>'
+    back_button = f'<button type="button" class="wqa-back">{html.escape(back)}</button>' if back else ""
     parts = [
         '<div class="wqa-panel">',
-        f'<div class="wqa-head"><span class="wqa-id">{html.escape(record.id)}</span>'
-        f'<span class="wqa-kind">{html.escape(record.kind)}</span></div>',
+        f'<div class="wqa-head"><h2 class="wqa-id" tabindex="-1">{html.escape(record.id)}</h2>'
+        f'<span class="wqa-kind">{html.escape(record.kind)}</span>{back_button}</div>',
         f'<div class="wqa-label">{html.escape(record.label()) or "&nbsp;"}</div>',
         f'<div class="wqa-text">{highlight(record.text, quotes or [])}</div>',
     ]
@@ -345,6 +466,99 @@ def table_frame(rows: list[list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_HEADERS)
 
 
+# --- deadline timeline -------------------------------------------------------------------------
+
+TIMELINE_INTRO = (
+    "Each conclusion's deadline (\u201cBy when\u201d) on a time line; a number opens the conclusion. "
+    "Deadlines that name no date are listed below it."
+)
+
+
+def render_timeline(timeline: Timeline) -> str:
+    """The conclusions on a grid of months (a list on small screens), each number a button that opens it."""
+    months = timeline.months
+    cells = [
+        f'<div class="wqa-tl-year" style="grid-column:{i + 1} / span {n}">{year}</div>' for year, i, n in _years(months)
+    ]
+    cells += [
+        f'<div class="wqa-tl-month" style="grid-column:{i + 1}" aria-hidden="true">{m.strftime("%b")[0]}</div>'
+        for i, m in enumerate(months)
+    ]
+    for group in timeline.dated:
+        short = months[group.first].strftime("%b") if group.months == 1 else group.label.split()[0]
+        cells.append(
+            f'<div class="wqa-tl-group" role="listitem" style="grid-column:{group.first + 1} / span {group.months}">'
+            f"{_when(group, short)}{_chips(group)}</div>"
+        )
+    undated = "".join(
+        f'<div class="wqa-tl-group" role="listitem">{_when(group, group.label)}{_chips(group)}</div>'
+        for group in timeline.undated
+    )
+    return (
+        f'<div class="wqa-timeline"><p class="wqa-tl-intro">{html.escape(TIMELINE_INTRO)}</p>'
+        f'<div class="wqa-tl-axis" role="list" aria-label="Dated deadlines, earliest first" '
+        f'style="--wqa-months:{len(months)}">{"".join(cells)}</div>'
+        f'<div class="wqa-tl-undated" role="list" aria-label="Deadlines with no date">{undated}</div></div>'
+    )
+
+
+def _years(months: list) -> list[tuple[int, int, int]]:
+    """(year, first column, number of columns) for each year on the axis."""
+    out: list[tuple[int, int, int]] = []
+    for i, month in enumerate(months):
+        if out and out[-1][0] == month.year:
+            out[-1] = (month.year, out[-1][1], out[-1][2] + 1)
+        else:
+            out.append((month.year, i, 1))
+    return out
+
+
+def _when(group: TimelineGroup, short: str) -> str:
+    count = f" ({len(group.entries)})" if len(group.entries) > 1 else ""
+    return (
+        f'<span class="wqa-tl-when" title="{html.escape(group.label)}">'
+        f'<span class="wqa-tl-short" aria-hidden="true">{html.escape(short)}</span>'
+        f'<span class="wqa-tl-long">{html.escape(group.label)}{count}</span></span>'
+    )
+
+
+def _chips(group: TimelineGroup) -> str:
+    buttons = "".join(
+        f'<button type="button" class="wqa-cite wqa-tl-chip" value="Conclusion {e.number}" '
+        f'aria-label="Conclusion {e.number}, by {html.escape(e.deadline.text, quote=True)}" '
+        f'title="Conclusion {e.number}: {html.escape(e.statement, quote=True)} By when: '
+        f'{html.escape(e.deadline.text, quote=True)}" style="{CITE_STYLE}">{e.number}</button>'
+        for e in group.entries
+    )
+    return f'<span class="wqa-tl-chips">{buttons}</span>'
+
+
+# --- export and suggestions: what the chat offers after each answer ----------------------------
+
+
+def exchanges_of(turns: list[dict]) -> list[tuple[str, Answer]]:
+    """The answered turns as (question, answer) pairs; failed turns have nothing to export."""
+    return [(turn["question"], turn["answer"]) for turn in turns or [] if turn.get("answer")]
+
+
+def write_markdown(text: str, folder: Path, stem: str) -> str:
+    """A Markdown file named by its content, so concurrent users never overwrite each other's file."""
+    path = folder / f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.md"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return str(path)
+
+
+def page_address(request: gr.Request | None) -> str:
+    """The chat's own address as the browser reached it (links in exports point back at it); "" if unknown."""
+    try:
+        return str(request.base_url) if request is not None else ""
+    except (AttributeError, TypeError):
+        return ""
+
+
 # --- the app --------------------------------------------------------------------------------
 
 
@@ -373,25 +587,40 @@ def _chat_tab(qa: ReportAssistant, settings: Settings) -> None:
     outputs = [ui.question, ui.chatbot, ui.turns]
     asked = [ui.question, ui.turns, ui.top_k, ui.answerer]
     again = [ui.turns, ui.top_k, ui.answerer]
-    cleared = [ui.question, ui.chatbot, ui.turns, ui.panel]
+    after = [ui.next_box, *ui.next, ui.export_chat, ui.export_answer, ui.snippet]
+    cleared = [ui.question, ui.chatbot, ui.turns, ui.panel, *after]
     private = {"api_visibility": "private"}
-    ui.question.submit(handlers.respond, asked, outputs, api_name="chat")  # the chat's own API
-    ui.send.click(handlers.respond, asked, outputs, **private)
-    ui.retry.click(handlers.retry_last, again, outputs, **private)
-    ui.chatbot.retry(handlers.retry_last, again, outputs, **private)
-    ui.clear.click(handlers.reset, None, cleared, **private)
-    ui.chatbot.clear(handlers.reset, None, cleared, **private)
+
+    triggers = []
+
+    def answered_by(trigger, fn, inputs, **options) -> None:
+        """Answer on `trigger`; the suggestions and exports follow the answer."""
+        answer = trigger(fn, inputs, outputs, **{**private, **options})
+        answer.then(handlers.after_answer, [ui.turns], after, show_progress="hidden", **private)
+        triggers.append(trigger)
+
+    answered_by(ui.question.submit, handlers.respond, asked, api_visibility="public", api_name="chat")
+    answered_by(ui.send.click, handlers.respond, asked)
+    answered_by(ui.retry.click, handlers.retry_last, again)
+    answered_by(ui.chatbot.retry, handlers.retry_last, again)
+    for button in ui.next:  # a suggestion asks itself
+        answered_by(button.click, handlers.respond, [button, ui.turns, ui.top_k, ui.answerer])
     for button, text in zip(ui.examples, EXAMPLES, strict=True):
         fill = button.click(lambda t=text: t, None, ui.question, queue=False, **private)
-        fill.then(handlers.respond, asked, outputs, **private)
+        answered_by(fill.then, handlers.respond, asked)
+    for trigger in triggers:  # a new question hides the old suggestions at once
+        trigger(handlers.hide_next, None, ui.next_box, queue=False, **private)
+    ui.clear.click(handlers.reset, None, cleared, **private)
+    ui.chatbot.clear(handlers.reset, None, cleared, **private)
     ui.panel.click(handlers.open_source, [ui.turns], ui.panel, show_progress="hidden", **private)
 
 
 def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
-    """Conversation on the left, the source panel on the right; settings folded away below the chat."""
+    """Conversation on the left, the source panel on the right (below it on a small screen); suggestions
+    under the conversation, export and settings folded away below."""
     ui = SimpleNamespace(turns=gr.State([]))
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=360):
+        with gr.Column(scale=3, min_width=300):
             ui.chatbot = gr.Chatbot(
                 label="Conversation",
                 height=520,
@@ -402,6 +631,12 @@ def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
                 placeholder="Ask a question about *Wiring It Up* (2001), or pick an example below.",
                 elem_id="wqa-chatbot",
             )
+            with gr.Column(visible=False, elem_id="wqa-next") as ui.next_box:
+                gr.Markdown(NEXT_LABEL, elem_id="wqa-next-label")
+                ui.next = [
+                    gr.Button("", size="sm", variant="secondary", visible=False, elem_classes=["wqa-next-q"])
+                    for _ in range(MAX_SUGGESTIONS)
+                ]
             with gr.Row():
                 ui.question = gr.Textbox(
                     show_label=False,
@@ -419,6 +654,26 @@ def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
             gr.Markdown("**Try:**")
             with gr.Row():
                 ui.examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+            with gr.Accordion("Export", open=False, elem_id="wqa-export"):
+                with gr.Row():
+                    ui.export_chat = gr.DownloadButton(
+                        "Download the conversation (.md)", size="sm", interactive=False, elem_id="wqa-export-chat"
+                    )
+                    ui.export_answer = gr.DownloadButton(
+                        "Download the last answer (.md)", size="sm", interactive=False, elem_id="wqa-export-answer"
+                    )
+                ui.snippet = gr.Code(
+                    "",
+                    language="markdown",
+                    label="The last answer as a Markdown snippet (each [id] links to its paragraph)",
+                    interactive=False,
+                    lines=4,
+                    max_lines=14,
+                    wrap_lines=True,
+                    show_line_numbers=False,
+                    buttons=["copy"],
+                    elem_id="wqa-snippet",
+                )
             with gr.Accordion("Settings", open=False, elem_id="wqa-settings"):
                 ui.answerer = gr.Radio(
                     list(qa.answerers), value=qa.answerer.name, label="Answerer", elem_id="wqa-answerer"
@@ -426,7 +681,7 @@ def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
                 top_k = min(settings.retrieval.top_k, 20)
                 ui.top_k = gr.Slider(1, 20, value=top_k, step=1, label="Number of sources", elem_id="wqa-topk")
                 gr.HTML(render_stamp(qa.stamp), js_on_load=None)
-        with gr.Column(scale=2, min_width=320):
+        with gr.Column(scale=2, min_width=300):
             ui.panel = source_panel("Source", PANEL_HINT, "chat", "wqa-source-panel")
     return ui
 
@@ -449,6 +704,7 @@ def source_panel(label: str, hint: str, key: str, elem_id: str) -> gr.HTML:
 def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
     """Event handlers; they read and return the session's turns, never keep any themselves."""
     known = qa.by_id
+    folder = Path(tempfile.mkdtemp(prefix="wiring-qa-export-"))
 
     def respond(text: str, state: list, k: float, name: str) -> Iterator[tuple]:
         """Stream one answer into the chat; the finished turn is saved in this session's state only."""
@@ -477,41 +733,89 @@ def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
             return
         yield from respond(state[-1]["question"], state[:-1], k, name)
 
+    def after_answer(state: list, request: gr.Request) -> tuple:
+        """The suggestions for the last answer, each already answered, and the conversation as Markdown."""
+        exchanges = exchanges_of(state)
+        last = (state or [{}])[-1].get("answer")
+        found = suggest(qa, last, history_of(state)) if last is not None else []
+        buttons = [gr.update(value=s.question, visible=True) for s in found]
+        buttons += [gr.update(value="", visible=False)] * (MAX_SUGGESTIONS - len(found))
+        if not exchanges:
+            return gr.update(visible=False), *buttons, *_no_exports()
+        base = page_address(request)
+        question, answer = exchanges[-1]
+        whole = write_markdown(conversation_markdown(exchanges, qa.stamp, base), folder, "wiring-it-up-conversation")
+        snippet = answer_markdown(question, answer, qa.stamp, base)
+        one = write_markdown(snippet, folder, "wiring-it-up-answer")
+        exports = (gr.update(value=whole, interactive=True), gr.update(value=one, interactive=True), snippet)
+        return gr.update(visible=bool(found)), *buttons, *exports
+
+    def hide_next() -> dict:
+        return gr.update(visible=False)
+
     def reset() -> tuple:
-        return "", [], [], empty_panel(PANEL_HINT)
+        hidden = [gr.update(value="", visible=False)] * MAX_SUGGESTIONS
+        return "", [], [], empty_panel(PANEL_HINT), gr.update(visible=False), *hidden, *_no_exports()
 
     def open_source(state: list, evt: gr.EventData) -> str:
         record_id = event_value(evt, "cite")
         if not record_id:
             return gr.skip()
-        return render_record(qa, record_id, quotes_for(state, event_value(evt, "turn"), record_id))
+        return render_record(qa, record_id, quotes_for(state, event_value(evt, "turn"), record_id), BACK_TO_ANSWER)
 
-    return SimpleNamespace(respond=respond, retry_last=retry_last, reset=reset, open_source=open_source)
+    return SimpleNamespace(
+        respond=respond,
+        retry_last=retry_last,
+        after_answer=after_answer,
+        hide_next=hide_next,
+        reset=reset,
+        open_source=open_source,
+    )
+
+
+def _no_exports() -> tuple:
+    return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False), ""
 
 
 def _conclusions_tab(qa: ReportAssistant) -> None:
     rows = conclusion_rows(qa)
     folder = Path(tempfile.mkdtemp(prefix="wiring-qa-csv-"))
-    with gr.Row(equal_height=False, elem_classes=["wqa-conclusions-tab"]):
-        with gr.Column(scale=3, min_width=420):
-            with gr.Row():
-                text = gr.Textbox(label="Filter", placeholder="e.g. Accounting Officer", scale=3, elem_id="wqa-filter")
-                part = gr.Dropdown(part_choices(qa), value=ALL_PARTS, label="Part", scale=2, elem_id="wqa-part")
-            with gr.Row(equal_height=True):
-                count = gr.Markdown(count_text(len(rows), len(rows)), elem_id="wqa-count")
-                download = gr.DownloadButton(
-                    "Download CSV", value=write_csv(rows, folder), size="sm", scale=0, min_width=160, elem_id="wqa-csv"
+    with gr.Column(elem_classes=["wqa-conclusions-tab"]):
+        with gr.Accordion("Deadlines on a time line", open=True, elem_id="wqa-timeline-box"):
+            gr.HTML(render_timeline(build_timeline(conclusion_list(qa))), js_on_load=None, elem_id="wqa-timeline")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                with gr.Row():
+                    text = gr.Textbox(
+                        label="Filter",
+                        placeholder="e.g. Accounting Officer",
+                        scale=3,
+                        min_width=160,
+                        elem_id="wqa-filter",
+                    )
+                    part = gr.Dropdown(
+                        part_choices(qa), value=ALL_PARTS, label="Part", scale=2, min_width=160, elem_id="wqa-part"
+                    )
+                with gr.Row(equal_height=True):
+                    count = gr.Markdown(count_text(len(rows), len(rows)), elem_id="wqa-count")
+                    download = gr.DownloadButton(
+                        "Download CSV",
+                        value=write_csv(rows, folder),
+                        size="sm",
+                        scale=0,
+                        min_width=160,
+                        elem_id="wqa-csv",
+                    )
+                table = gr.Dataframe(
+                    table_frame(rows),
+                    interactive=False,
+                    wrap=True,
+                    max_height=560,
+                    column_widths=["6%", "55%", "17%", "10%", "12%"],
+                    elem_id="wqa-table",
                 )
-            table = gr.Dataframe(
-                table_frame(rows),
-                interactive=False,
-                wrap=True,
-                max_height=560,
-                column_widths=["6%", "55%", "17%", "10%", "12%"],
-                elem_id="wqa-table",
-            )
-        with gr.Column(scale=2, min_width=320):
-            panel = source_panel("Conclusion", CONCLUSION_HINT, "conclusions", "wqa-conclusion-panel")
+            with gr.Column(scale=2, min_width=300):
+                panel = source_panel("Conclusion", CONCLUSION_HINT, "conclusions", "wqa-conclusion-panel")
 
     def refilter(words: str, chosen: str) -> tuple:
         shown = filter_rows(rows, words, chosen)
@@ -519,11 +823,11 @@ def _conclusions_tab(qa: ReportAssistant) -> None:
 
     def open_row(evt: gr.SelectData) -> str:
         row = evt.row_value or []
-        return render_record(qa, f"Conclusion {int(float(row[0]))}") if row else gr.skip()
+        return render_record(qa, f"Conclusion {int(float(row[0]))}", back=BACK_TO_LIST) if row else gr.skip()
 
     def open_link(evt: gr.EventData) -> str:
         record_id = event_value(evt, "cite")
-        return render_record(qa, record_id) if record_id else gr.skip()
+        return render_record(qa, record_id, back=BACK_TO_LIST) if record_id else gr.skip()
 
     for event in (text.change, part.change):
         event(refilter, [text, part], [table, count, download], api_visibility="private", trigger_mode="always_last")
