@@ -189,6 +189,7 @@ def build_index(settings: IndexSettings, force: bool = False, progress=None) -> 
         warming = _import_store_aside()
         nodes = _nodes(records, settings, progress)
         warming.join()
+        print(f"wiring-qa: writing the index to {store.where}", file=sys.stderr, flush=True)
         store.write(stamp, nodes, settings)
     return {
         "built": True,

@@ -26,6 +26,9 @@ def main(port: int) -> None:
     params.model.path = gguf_path()
     params.n_ctx = 4096
     params.port = port
+    # Each request is computed from scratch: with a reused prompt prefix the greedy reply to one question could
+    # depend on what was asked before it.
+    params.cache_prompt = False
     server = xllamacpp.Server(params)
     print(server.listening_address, flush=True)
     while True:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -127,16 +128,32 @@ def _server_settings(server) -> Settings:
 def _restart(server):
     port, data = server["port"], server["data"]
     chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
+    log = data.parent / "chroma-restarted.log"
+    with open(log, "w") as out:  # the child holds its own copy of the file
+        proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
     import chromadb
 
-    wait_for(lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), timeout=60)
+    _wait_ready(lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), proc, log, "chroma run", 120)
     return proc
+
+
+def _wait_ready(check, proc: subprocess.Popen, log: Path, what: str, timeout: float) -> None:
+    """Poll check() until it holds; fail at once if the process exits, or at the timeout, with its log's tail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):  # not listening yet
+            if check():
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            state = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready after {timeout:.0f} s"
+            tail = " | ".join(log.read_text(errors="replace").splitlines()[-8:]) or "(empty)"
+            raise AssertionError(f"{what} {state}; its output ends: {tail}")
+        time.sleep(0.25)
 
 
 @pytest.mark.server
@@ -148,6 +165,7 @@ def test_chroma_server_going_away_and_coming_back(chroma_server, built_index):
     assert not before.notice
     chroma_server["proc"].terminate()
     chroma_server["proc"].wait(timeout=20)
+    qa.forget_answers()  # else the kept first answer is served again, and neither outage nor recovery is tried
     during = qa.ask("How much is the Policy Innovation Fund?")  # keyword search carries on
     assert "vector index is unavailable" in during.notice and "\n" not in during.notice
     assert all(citation_is_valid(c, qa.by_id) for c in during.citations)
@@ -164,15 +182,20 @@ def test_two_processes_share_one_chroma_server_and_agree(chroma_server, built_in
         "WIRING_QA_INDEX__CHROMA_HOST": chroma_server["host"],
         "WIRING_QA_INDEX__CHROMA_PORT": str(chroma_server["port"]),
     }
-    subprocess.run([WIRING_QA, "index"], env=env, check=True, capture_output=True, timeout=300)
+    built = subprocess.run([WIRING_QA, "index"], env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
     question = "What did conclusion 18 recommend and what happened?"
     procs = [
         subprocess.Popen(
-            [WIRING_QA, "ask", question, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [WIRING_QA, "ask", question, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         for _ in range(2)
     ]
-    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out))
     assert [o["notice"] for o in outputs] == ["", ""]  # both searched the shared vector index, neither fell back
     assert outputs[0]["answer"] == outputs[1]["answer"]
     assert outputs[0]["citations"] == outputs[1]["citations"]
@@ -186,6 +209,7 @@ def test_index_directory_deleted_while_running(tmp_path, built_index):
     qa = ReportAssistant(settings=settings)
     assert not qa.ask("How much is the Policy Innovation Fund?").refused
     shutil.rmtree(path)
+    qa.forget_answers()  # else the kept answer is served again and the deleted index is never searched
     answer = qa.ask("How much is the Policy Innovation Fund?")  # still answers from what it holds, or says why
     assert "\n" not in answer.notice
     assert (not answer.refused and answer.citations and "£50" in answer.text) or (answer.refused and answer.notice)
@@ -227,7 +251,7 @@ def test_report_that_does_not_match_its_stamp(tmp_path, built_index):
 
 
 @pytest.mark.server
-def test_two_app_processes_share_one_chroma_server(chroma_server, built_index):
+def test_two_app_processes_share_one_chroma_server(chroma_server, built_index, tmp_path):
     """Two `python app.py` replicas over one Chroma server give the same answers through the Gradio API."""
     import urllib.request
 
@@ -241,20 +265,26 @@ def test_two_app_processes_share_one_chroma_server(chroma_server, built_index):
     }
     ports = [free_port(), free_port()]
     app = str(Path(__file__).resolve().parents[1] / "app.py")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, app],
-            env={**env, "WIRING_QA_APP__PORT": str(port)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    try:
-        for port in ports:
-            wait_for(
-                lambda p=port: urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=5).status == 200, timeout=240
+    logs = [tmp_path / f"app-{port}.log" for port in ports]
+    procs = []
+    for port, log in zip(ports, logs, strict=True):
+        with open(log, "w") as out:  # the child holds its own copy of the file
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, app],
+                    env={**env, "WIRING_QA_APP__PORT": str(port)},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             )
+    try:
+        for port, proc, log in zip(ports, procs, logs, strict=True):
+
+            def serving(p=port):
+                with urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=5) as page:
+                    return page.status == 200
+
+            _wait_ready(serving, proc, log, f"python app.py on port {port}", 300)
         question = "What did conclusion 18 recommend and what happened?"
         answers = [
             Client(f"http://127.0.0.1:{port}/", verbose=False).predict(question, "[]", 0, "", api_name="/ask")

@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,8 @@ from index.settings import IndexSettings
 from index.store import build_index, current_stamp, open_index
 
 WIRING_QA = str(Path(sys.executable).with_name("wiring-qa"))
+# The line a build prints on stderr when it starts writing the new index aside (index/store.py).
+WRITING = "wiring-qa: writing the index"
 
 
 def _top_ids(index, text, k=3):
@@ -66,42 +68,103 @@ def test_index_command_prints_counts(index_dir, built_index):
     assert "already current in" in out.stdout
 
 
+class _StderrLines:
+    """A process's stderr, read on a thread, so a test can wait for the line that marks an event."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        """Return once a line holds text; fail with the stderr tail if the process ends or time runs out first."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or self._seen(text), timeout)
+            if not self._seen(text):
+                why = "closed its stderr" if self._closed else f"ran {timeout:.0f} s"
+                raise AssertionError(f"the build {why} without printing {text!r}; stderr tail: {self.tail()}")
+
+    def all(self, timeout: float = 30) -> list[str]:
+        """Every line, once the process has closed its stderr."""
+        self._reader.join(timeout)
+        return self.lines
+
+    def _seen(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def tail(self) -> str:
+        return " | ".join(self.lines[-8:]) or "(empty)"
+
+
+def _start_rebuild(path: Path) -> tuple[subprocess.Popen, _StderrLines]:
+    env = {**os.environ, "WIRING_QA_INDEX__PATH": str(path)}
+    proc = subprocess.Popen(
+        [WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    return proc, _StderrLines(proc)
+
+
+def _half_written(path: Path) -> list[Path]:
+    return [p for p in (path / "builds").iterdir() if p.name.startswith(".tmp-")]
+
+
 def test_interrupted_build_leaves_previous_index_answering(tmp_path, built_index):
     path = tmp_path / "idx"
     build_index(IndexSettings(path=path))
     before = json.loads((path / "CURRENT").read_text())
-    env = {**os.environ, "WIRING_QA_INDEX__PATH": str(path)}
-    proc = subprocess.Popen([WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc, err = _start_rebuild(path)
     try:
-        # Kill it once the build has begun writing aside (or after the embedding has started).
-        wait_for(
-            lambda: any(p.name.startswith(".tmp-") for p in (path / "builds").iterdir()), timeout=120, interval=0.05
-        )
+        err.wait_for(WRITING, timeout=300)
+        # Killed once the new build's folder exists: the write has begun and not been swapped in.
+        try:
+            wait_for(lambda: _half_written(path) or proc.poll() is not None, timeout=60, interval=0.01)
+        except TimeoutError:
+            raise AssertionError(f"no build folder 60 s after the write began; stderr: {err.tail()}") from None
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"the build ended by itself before the kill; stderr: {err.tail()}"
     assert json.loads((path / "CURRENT").read_text()) == before
+    assert _half_written(path), "the kill left no half-written build behind: it came after the swap"
     reopened = open_index(IndexSettings(path=path), build_if_missing=False)
     assert {"3.24.1", "2.12"} & set(_top_ids(reopened, "Policy Innovation Fund"))
     # The next build clears the half-written directory away.
     build_index(IndexSettings(path=path), force=True)
-    assert not [p for p in (path / "builds").iterdir() if p.name.startswith(".tmp-")]
+    assert not _half_written(path)
 
 
 def test_sigint_during_build_keeps_previous_index(tmp_path, built_index):
     path = tmp_path / "idx"
     build_index(IndexSettings(path=path))
     before = (path / "CURRENT").read_text()
-    env = {**os.environ, "WIRING_QA_INDEX__PATH": str(path)}
-    proc = subprocess.Popen(
-        [WIRING_QA, "index", "--rebuild"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert "Traceback" not in err
-    assert (path / "CURRENT").read_text() == before or proc.returncode == 0
-    assert open_index(IndexSettings(path=path), build_if_missing=False).count() > 0
+    proc, err = _start_rebuild(path)
+    try:
+        err.wait_for(WRITING, timeout=300)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    # Interrupted mid-build: the CLI's own exit code and line, not a finished build nor a death by the signal.
+    assert proc.returncode == 130, f"exit {proc.returncode}: the interrupt came too late; stderr: {err.tail()}"
+    lines = err.all()
+    assert lines[-1] == "wiring-qa: interrupted" and not any("Traceback" in line for line in lines), lines
+    assert (path / "CURRENT").read_text() == before
+    reopened = open_index(IndexSettings(path=path), build_if_missing=False)
+    assert {"3.24.1", "2.12"} & set(_top_ids(reopened, "Policy Innovation Fund"))
 
 
 def test_two_builds_at_once_do_not_corrupt(tmp_path, built_index):

