@@ -187,8 +187,7 @@ def build_index(settings: IndexSettings, force: bool = False, progress=None) -> 
             return {"built": False, "seconds": time.perf_counter() - started, "location": store.where}
         records = load_report(settings.report_path).records
         warming = _import_store_aside()
-        nodes = _nodes(records, settings, progress)
-        warming.join()
+        nodes = _nodes(records, settings, warming, progress)
         print(f"wiring-qa: writing the index to {store.where}", file=sys.stderr, flush=True)
         store.write(stamp, nodes, settings)
     return {
@@ -207,6 +206,7 @@ def _import_store_aside() -> threading.Thread:
     def load() -> None:
         with contextlib.suppress(Exception):
             import chromadb  # noqa: F401
+            from llama_index.core.schema import TextNode  # noqa: F401
             from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: F401
 
     thread = threading.Thread(target=load, name="wiring-qa-import-store", daemon=True)
@@ -214,10 +214,10 @@ def _import_store_aside() -> threading.Thread:
     return thread
 
 
-def _node(node_id: str, text: str, meta: dict):
+def _node(node_id: str, text: str, meta: dict, vector: list[float]):
     from llama_index.core.schema import TextNode
 
-    node = TextNode(id_=node_id, text=text, metadata=meta)
+    node = TextNode(id_=node_id, text=text, metadata=meta, embedding=vector)
     node.excluded_embed_metadata_keys = list(meta)  # embed the text alone
     node.excluded_llm_metadata_keys = list(meta)
     return node
@@ -234,8 +234,23 @@ def _try_open(store, stamp: Stamp) -> ReportIndex | None:
         return None
 
 
-def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> list:
-    nodes = []
+def _nodes(records: list[Record], settings: IndexSettings, warming: threading.Thread, progress=None) -> list:
+    """A node per window and sentence with its vector. The texts are embedded before any node is made, and
+    the nodes made once the side thread has imported LlamaIndex: two threads importing it at once could meet
+    a partly initialised module."""
+    specs = list(_node_specs(records, settings))
+    texts = [text for _, text, _ in specs]
+    if progress:
+        progress(0.1, f"embedding {len(texts)} windows and sentences")
+    cache = VectorCache(settings.vectors_folder)
+    bar = sys.stderr.isatty()  # a terminal watching a build sees it move; logs and tests get no bar
+    vectors = embed_texts(texts, cache, progress=bar)
+    warming.join()
+    return [_node(node_id, text, meta, vector) for (node_id, text, meta), vector in zip(specs, vectors, strict=True)]
+
+
+def _node_specs(records: list[Record], settings: IndexSettings):
+    """(node id, text, metadata) for each record's windows, then its sentences."""
     for record in records:
         for window in record_windows(record, settings.window_tokens, count_tokens):
             meta = {
@@ -247,18 +262,10 @@ def _nodes(records: list[Record], settings: IndexSettings, progress=None) -> lis
                 "part": record.part or 0,
                 "heading": record.heading,
             }
-            nodes.append(_node(window.node_id, window.text, meta))
+            yield window.node_id, window.text, meta
         for position, (start, end) in enumerate(sentence_spans(record.text)):
             meta = {"level": "sentence", "record_id": record.id, "kind": record.kind, "position": position}
-            nodes.append(_node(f"{record.id}@s{position}", record.text[start:end], meta))
-    texts = [n.get_content() for n in nodes]
-    if progress:
-        progress(0.1, f"embedding {len(texts)} windows and sentences")
-    cache = VectorCache(settings.vectors_folder)
-    bar = sys.stderr.isatty()  # a terminal watching a build sees it move; logs and tests get no bar
-    for node, vector in zip(nodes, embed_texts(texts, cache, progress=bar), strict=True):
-        node.embedding = vector
-    return nodes
+            yield f"{record.id}@s{position}", record.text[start:end], meta
 
 
 def _store_for(settings: IndexSettings):
