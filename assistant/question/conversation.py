@@ -128,9 +128,10 @@ class Conversation:
         if CORRECTION_RE.search(question) and content_words(_corrected_subject(question)):
             return self._corrected(question, own, current)
         route, earlier = find_route(question, self.records), find_route(current.question, self.records)
-        if route and earlier and not content_words(_without_refs(question)):
-            # "what about conclusion 19?" after "when was conclusion 18 due?": the same ask, a new target.
-            text = f"{_without_refs(current.question)} {question}"
+        if route and earlier and _only_a_target(question):
+            # A bare new target after a question about another record: the same ask, a new target. A turn
+            # with an ask of its own ("what does it say", "who leads it") is not rewritten.
+            text = " ".join(f"{_without_refs(current.question)} {question}".split())
             return Resolution(text, text, True, self._focus(text))
         if route or not self.leans_back(question):
             return Resolution(question, "", False, own)
@@ -268,6 +269,14 @@ def _without_refs(text: str) -> str:
     )
     text = re.sub(r"\b\d\.\d+(?:\.\d+)?\b", " ", text)
     return re.sub(r"\b(what|how)\s+about\b", " ", text, flags=re.I)
+
+
+_POINTER_WORDS = frozenset("and or then now so ok okay what how about for the same with also".split())
+
+
+def _only_a_target(question: str) -> bool:
+    """The question names records and nothing else: no ask of its own beyond 'and', 'what about' and the like."""
+    return all(w.lower() in _POINTER_WORDS for w in re.findall(r"[A-Za-z']+", _without_refs(question)))
 
 
 def _pairs(history: list[dict]) -> list[tuple[str, str]]:
