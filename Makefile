@@ -54,10 +54,10 @@ eval: setup
 bench: setup index
 	$(BIN)/wiring-qa bench --out docs/bench
 
-# A bounded 60 s load on each door for programs (the Gradio API, then the JSON API) from 8 loopback clients
-# on one server (figures and doors.png go to docs/load/).
+# A bounded 60 s load on each door for programs (the Gradio API, then the JSON API, each on a fresh app) from
+# 8 loopback clients (figures and doors.png go to docs/load/).
 load: setup index
-	$(BIN)/python -m eval.load --clients 8 --seconds 60 --out docs/load
+	$(BIN)/python -m eval.load --clients 8 --seconds 60 --max-questions 1000000 --out docs/load
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """A bounded load test of the app's doors for programs from loopback clients, every answer checked: the
-Gradio `/ask` API and the JSON API `POST /api/v1/ask`, one after the other on the same server.
+Gradio `/ask` API and the JSON API `POST /api/v1/ask`, one after the other, each on a fresh server.
 
     python -m eval.load [--door gradio|json|both] [--clients N] [--seconds S] [--max-questions M] [--out DIR]
                         [--url URL]
@@ -808,22 +808,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the server on `kill` as on Ctrl-C
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     doors = list(DOORS) if args.door == "both" else [args.door]
-    server: Server | None = None
     results = []
     try:
-        url, pid = args.url, args.pid
-        if url is None and len(doors) > 1:  # one server for both doors, as users would meet it
-            server = start_server(log=log)
-            url, pid = server.url, server.pid
-        for door in doors:
+        for door in doors:  # without --url, each door gets a fresh app: its first pass composes every answer
             results.append(
                 run_load(
-                    url=url,
+                    url=args.url,
                     clients=args.clients,
                     seconds=args.seconds,
                     max_questions=args.max_questions,
                     out_dir=args.out,
-                    pid=pid,
+                    pid=args.pid,
                     request_timeout=args.timeout,
                     log=log,
                     door=door,
@@ -832,9 +827,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError, TimeoutError) as exc:
         print(f"load: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if server is not None:
-            log(f"load: stopped the app (exit code {server.stop()})")
     for result in results:
         print(render_markdown(result), end="")
     if len(results) > 1:

@@ -67,15 +67,16 @@ def test_smoke_load_on_a_real_app(built_index, tmp_path):
 
 
 def test_both_doors_on_one_server(built_index, tmp_path, capsys):
-    """`python -m eval.load --door both`: one app, the Gradio door then the JSON API, a report for each and
-    the chart; every answer through either door checked."""
+    """`python -m eval.load --door both`: the Gradio door then the JSON API, each on a fresh app (so neither
+    is served from the other's answer cache), a report for each and the chart; every answer checked."""
     code = load.main(
         ["--door", "both", "--clients", "2", "--seconds", "3", "--max-questions", "6", "--out", str(tmp_path)]
     )
     assert code == 0
     gradio, json_api = (json.loads((tmp_path / f"{stem}.json").read_text()) for stem in ("load", "load-json-api"))
     assert gradio["meta"]["door"] == "gradio" and json_api["meta"]["door"] == "json"
-    assert gradio["meta"]["url"] == json_api["meta"]["url"]  # the same server
+    assert gradio["meta"]["server"]["pid"] != json_api["meta"]["server"]["pid"]  # a fresh app each
+    assert json_api["summary"]["served_from_answer_cache"] < json_api["summary"]["responses"]
     for result in (gradio, json_api):
         assert result["summary"]["responses"] >= 2 and result["summary"]["errors"] == 0
         assert result["summary"]["citations_checked"] > 0 and result["summary"]["invalid_citations"] == 0
