@@ -125,9 +125,12 @@ def test_the_refusal_decision_comes_from_the_fitted_model(qa, monkeypatch):
     model = qa.answerer.answerable_model
     question = "How big is the Neighbourhood Renewal Fund?"
     monkeypatch.setattr(qa.answerer, "answerable_model", replace(model, threshold=1.01))
+    qa.forget_answers()  # the model changed under the assistant: what it answered before no longer holds
     assert qa.ask(question).refused
     monkeypatch.setattr(qa.answerer, "answerable_model", replace(model, threshold=0.0))
+    qa.forget_answers()
     assert not qa.ask(question).refused
+    qa.forget_answers()
 
 
 @pytest.mark.parametrize(

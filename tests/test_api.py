@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port, wait_for
 
 from assistant.answering.citations import citation_is_valid
 from assistant.types import Citation
-from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
