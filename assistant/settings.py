@@ -104,6 +104,17 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused as bad input.")
 
 
+class SuggestSettings(BaseModel):
+    """The next questions offered under an answer, each asked first and shown only when answered."""
+
+    shown: int = Field(3, ge=0, le=6, description="Suggestions shown under an answer at most.")
+    checks: int = Field(10, ge=0, le=30, description="Candidates asked of the assistant per answer at most.")
+    name_records: int = Field(
+        6, ge=1, description="A name or heading more records share is too general to suggest asking about."
+    )
+    topic_chars: int = Field(60, ge=10, description="A longer heading is a sentence, not a topic to ask about.")
+
+
 class ConversationSettings(BaseModel):
     """How a follow-up is read in its conversation."""
 
@@ -156,6 +167,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    suggest: SuggestSettings = Field(default_factory=SuggestSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     app: AppSettings = Field(default_factory=AppSettings)
 

@@ -33,10 +33,6 @@ TEMPLATES = {
 }
 # The order in which kinds of suggestion take turns, so that two or three suggestions differ in kind.
 KINDS = ("conclusion", "progress", "cross-reference", "neighbour", "name")
-MAX_SUGGESTIONS = 3
-MAX_NAME_RECORDS = 6  # a name more paragraphs hold is too general to ask about (the Cabinet Office, HM Treasury)
-MAX_TOPIC_CHARS = 60  # a longer heading is a sentence, not a topic to ask about
-MAX_CHECKS = 10  # candidates asked of the assistant at most, per answer: each one is a full ask()
 NEAREST = 3  # a refusal has no citations: its nearest paragraphs stand in for them
 
 
@@ -61,15 +57,17 @@ class _Candidate:
 
 
 def suggest(
-    qa: ReportAssistant, answer: Answer, history: list | None = None, limit: int = MAX_SUGGESTIONS
+    qa: ReportAssistant, answer: Answer, history: list | None = None, limit: int | None = None
 ) -> list[Suggestion]:
-    """Up to `limit` follow-ups to `answer`, each asked with `history` (the conversation up to and including
-    this answer) and kept only if answered with a citation of what it asks about."""
+    """Up to `limit` (settings.suggest.shown) follow-ups to `answer`, each asked with `history` (the
+    conversation up to and including this answer) and kept only if answered with a citation of what it asks
+    about; at most settings.suggest.checks candidates are asked, each a full ask()."""
+    limit = qa.settings.suggest.shown if limit is None else limit
     shown = set(_cited(answer))
     asked = [turn.get("content", "") for turn in history or [] if turn.get("role") == "user"]
     out: list[Suggestion] = []
     for checks, candidate in enumerate(_fresh(_candidates(qa, answer), shown, asked)):
-        if len(out) >= limit or checks >= MAX_CHECKS:
+        if len(out) >= limit or checks >= qa.settings.suggest.checks:
             break
         got = _ask(qa, candidate.question, history)
         if got is not None and _answers(qa, candidate, got, shown):
@@ -185,19 +183,19 @@ def _about(qa: ReportAssistant, target: Record, kind: str, source: str) -> _Cand
     heading when the heading names a topic of a few paragraphs only)."""
     if target.kind == "conclusion":
         return _Candidate(TEMPLATES["conclusion"].format(number=target.conclusion), kind, source, target.id)
-    topic = _topic(target.heading)
+    topic = _topic(target.heading, qa.settings.suggest.topic_chars)
     sharing = sum(r.heading == target.heading for r in qa.records)
     if not _numbered(target.id):  # an introduction paragraph, a footnote or a table row
         return _Candidate(TEMPLATES["record"].format(id=target.id), kind, source, target.id)
-    if topic and sharing <= MAX_NAME_RECORDS:
+    if topic and sharing <= qa.settings.suggest.name_records:
         return _Candidate(TEMPLATES["topic"].format(id=target.id, topic=topic), kind, source, target.id)
     return _Candidate(TEMPLATES["paragraph"].format(id=target.id), kind, source, target.id)
 
 
-def _topic(heading: str) -> str:
+def _topic(heading: str, longest: int) -> str:
     """A heading as a topic: without its list number or closing parenthesis, and short ("" when long)."""
     topic = re.sub(r"\s*\([^)]*\)\.?\s*$", "", re.sub(r"^\([ivx]+\)\s*", "", heading)).strip()
-    return topic if len(topic) <= MAX_TOPIC_CHARS else ""
+    return topic if len(topic) <= longest else ""
 
 
 def _names(qa: ReportAssistant, record: Record) -> Iterator[_Candidate]:
@@ -210,7 +208,7 @@ def _names(qa: ReportAssistant, record: Record) -> Iterator[_Candidate]:
         mentions = re.compile(rf"\b(?:{re.escape(name)}|{re.escape(term)})\b", re.I)
         holders = [r for r in qa.records if r.kind in ("paragraph", "intro") and mentions.search(r.text)]
         others = [r for r in holders if r.id != record.id]
-        if others and len(holders) <= MAX_NAME_RECORDS:
+        if others and len(holders) <= qa.settings.suggest.name_records:
             question = TEMPLATES["name"].format(name=f"{name} ({term})")
             yield _Candidate(question, "name", record.id, others[0].id, mentions)
 

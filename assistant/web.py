@@ -29,7 +29,7 @@ from assistant.catalog import conclusion_list
 from assistant.core import ReportAssistant
 from assistant.export import answer_markdown, conversation_markdown
 from assistant.settings import Settings
-from assistant.suggest import MAX_SUGGESTIONS, suggest
+from assistant.suggest import suggest
 from assistant.timeline import Group as TimelineGroup
 from assistant.timeline import Timeline, build_timeline
 from assistant.types import Answer, BadInput, one_line
@@ -635,7 +635,7 @@ def _chat_layout(qa: ReportAssistant, settings: Settings) -> SimpleNamespace:
                 gr.Markdown(NEXT_LABEL, elem_id="wqa-next-label")
                 ui.next = [
                     gr.Button("", size="sm", variant="secondary", visible=False, elem_classes=["wqa-next-q"])
-                    for _ in range(MAX_SUGGESTIONS)
+                    for _ in range(settings.suggest.shown)
                 ]
             with gr.Row():
                 ui.question = gr.Textbox(
@@ -739,7 +739,7 @@ def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
         last = (state or [{}])[-1].get("answer")
         found = suggest(qa, last, history_of(state)) if last is not None else []
         buttons = [gr.update(value=s.question, visible=True) for s in found]
-        buttons += [gr.update(value="", visible=False)] * (MAX_SUGGESTIONS - len(found))
+        buttons += [gr.update(value="", visible=False)] * (qa.settings.suggest.shown - len(found))
         if not exchanges:
             return gr.update(visible=False), *buttons, *_no_exports()
         base = page_address(request)
@@ -754,7 +754,7 @@ def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
         return gr.update(visible=False)
 
     def reset() -> tuple:
-        hidden = [gr.update(value="", visible=False)] * MAX_SUGGESTIONS
+        hidden = [gr.update(value="", visible=False)] * qa.settings.suggest.shown
         return "", [], [], empty_panel(PANEL_HINT), gr.update(visible=False), *hidden, *_no_exports()
 
     def open_source(state: list, evt: gr.EventData) -> str:
