@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from assistant.types import Answer
 
-REPORT = "*Wiring It Up: a progress report to the Prime Minister* (Cabinet Office and HM Treasury, 2001)"
+REPORT = "*Wiring It Up*, the progress report of the Cabinet Office and HM Treasury (2001)"
 # The parts of ReportAssistant.stamp worth keeping with an answer (its `location` is a local path: left out).
 STAMP_FIELDS = (
     ("report sha256", "report_sha256"),

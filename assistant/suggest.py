@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 # Every suggestion is one of these, filled with a record's number, id, heading or a name it holds.
 TEMPLATES = {
     "conclusion": "What did conclusion {number} recommend?",
-    "progress": "What progress was reported on conclusion {number}?",
+    "progress": "Conclusion {number}: what has happened since?",
     "paragraph": "What does paragraph {id} say?",
     "record": "What does {id} of the report say?",
     "topic": "{topic}: what does paragraph {id} say?",
-    "name": "{name}: what does the report say about it?",
+    "name": "What is {name}, in the report's words?",
 }
 # The order in which kinds of suggestion take turns, so that two or three suggestions differ in kind.
 KINDS = ("conclusion", "progress", "cross-reference", "neighbour", "name")
