@@ -159,3 +159,12 @@ def test_the_answer_says_how_a_follow_up_was_understood(qa):
     assert answer.understood_as == "when did the Invest to Save Budget start?"
     assert answer.to_dict()["understood_as"] == answer.understood_as
     assert qa.ask("What is the Invest to Save Budget meant to do?").understood_as == ""
+
+
+def test_a_chain_of_follow_ups_shows_one_step_back_and_searches_them_all(talk):
+    """Follow-ups about nothing named lean on the turn before, which leaned on the one before: the search reads
+    the whole chain, the reader is shown only the last step."""
+    history = ("what was promised about staff moving between departments?", "… [3.18.1]", "and by when?", "… [3.18.2]")
+    r = read(talk, "was it done?", *history)
+    assert r.understood_as.count("(after:") == 1 and r.understood_as.endswith("(after: and by when?)")
+    assert "promised" in r.text and r.text.count("(after:") == 2

@@ -163,13 +163,17 @@ class Conversation:
             return Resolution(text, "", True, Focus(focus.subject, words, question, named=focus.named))
         if current.named:
             shown = _PRONOUN_RE.sub(lambda m: _replace(m.group(), subject), question, count=1)
+        display = shown
         if shown == question:
-            shown = f"{question.rstrip()} ({'about ' + subject if current.named else 'after: ' + current.question})"
+            after = current.question
+            shown = f"{question.rstrip()} ({'about ' + subject if current.named else 'after: ' + after})"
+            # The search reads the whole chain of earlier turns; the user is shown only the last one.
+            display = f"{question.rstrip()} ({'about ' + subject if current.named else 'after: ' + _bare(after)})"
         seen = {fold(w) for w in content_words(shown)}
         earlier = [w for w in dict.fromkeys(content_words(current.question)) if fold(w) not in seen]
         text = " ".join([shown, *earlier[: self.settings.earlier_words]])
         words = tuple(dict.fromkeys(own.words + current.words))
-        return Resolution(text, shown, True, Focus(subject, words, shown, named=current.named))
+        return Resolution(text, display, True, Focus(subject, words, shown, named=current.named))
 
     def _corrected(self, question: str, own: Focus, current: Focus) -> Resolution:
         """A correction ('no, I meant …'): the earlier ask, about the thing now named."""
@@ -213,6 +217,14 @@ def _corrected_subject(question: str) -> str:
         lead = _LEADING_NO_RE.match(question)
         rest = question[lead.end() :] if lead else ""
     return _NOT_THAT_RE.sub("", rest).strip(" .?!-")
+
+
+_ANNOTATION_RE = re.compile(r"\s*\((?:about |after: ).*\)\s*$", re.S)
+
+
+def _bare(question: str) -> str:
+    """A resolved question without the '(about …)' or '(after: …)' the resolver added to it."""
+    return _ANNOTATION_RE.sub("", question)
 
 
 _ASK_WORDS = frozenset(
