@@ -143,8 +143,8 @@ class LLMSettings(BaseModel):
         0.6,
         ge=0,
         le=1,
-        description="A generated sentence is kept only if a sentence of its cited record holds its figures and "
-        "this share of its words.",
+        description="A generated sentence is kept only if one sentence of its cited record (the one quoted) holds "
+        "its figures and this share of its words, word for word.",
     )
 
 

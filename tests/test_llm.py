@@ -229,3 +229,19 @@ def test_dead_endpoint_gets_the_grounded_answer(qa):
         "What does RCU stand for?"
     )
     assert answer.answerer == "grounded" and "LLM endpoint failed" in answer.notice
+
+
+def test_a_claim_stitched_from_two_sentences_is_not_supported(qa):
+    """Support is judged against one sentence, the one quoted: a claim whose words are all in the paragraph but
+    spread over two of its sentences (a fund said to support a reserve it has nothing to do with) is dropped,
+    while a sentence of the paragraph and a light paraphrase of one are kept."""
+    grounded, record = qa.answerers["grounded"], qa.by_id["2.12"]
+    share = qa.settings.llm.min_word_share
+    stitched = "The Policy Innovation Fund supports the Criminal Justice System Reserve."
+    assert _supporting_sentence(stitched, record, grounded, share) is None
+    verbatim = "The Policy Innovation Fund of £50 million per year for three years has been set up."
+    assert "Policy Innovation Fund" in _supporting_sentence(verbatim, record, grounded, share).text
+    reworded = "A fund of £50 million per year for three years, the Policy Innovation Fund, was set up."
+    assert _supporting_sentence(reworded, record, grounded, share) is not None
+    wrong_figure = "The Policy Innovation Fund has £60 million per year."
+    assert _supporting_sentence(wrong_figure, record, grounded, share) is None

@@ -94,16 +94,21 @@ class LLMAnswerer:
 
 
 def _supporting_sentence(claim: str, record: Record, grounded: GroundedAnswerer, share: float) -> Sentence | None:
-    """The record's sentence that best supports the claim, if the claim's words and numbers are there."""
+    """The record's sentence that supports the claim: it holds every figure of the claim and at least `share` of
+    its words, word for word. One sentence, not the record as a whole: that sentence is the quote a reader
+    checks the claim against, and words gathered from all over a paragraph let an invented sentence through."""
     words = set(content_words(claim))
-    numbers = set(_NUMBER_RE.findall(claim))
-    text = fold(record.text)
-    if not words or any(fold(n).rstrip(".,") not in text for n in numbers):
+    if not words:
         return None
-    if sum(w in text for w in words) / len(words) < share:
-        return None
-    sentences = grounded.sentences_of(record.id)
-    return max(sentences, key=lambda s: len(words & set(content_words(s.text))), default=None)
+    numbers = {fold(n).rstrip(".,") for n in _NUMBER_RE.findall(claim)}
+    best, held = None, 0.0
+    for sentence in grounded.sentences_of(record.id):
+        if any(n not in fold(sentence.text) for n in numbers):
+            continue
+        share_held = len(words & set(content_words(sentence.text))) / len(words)
+        if share_held > held:
+            best, held = sentence, share_held
+    return best if held >= share else None
 
 
 def _client(settings: LLMSettings):
