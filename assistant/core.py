@@ -83,6 +83,8 @@ class ReportAssistant:
         if degraded:
             answer.notice = "; ".join(filter(None, [answer.notice, degraded]))
         answer.sources = [self._source(r) for r in ranked]
+        if answer.refused:  # the paragraphs a reader is pointed to instead of an answer, for every door
+            answer.nearest = [s.id for s in answer.sources[: self.settings.answer.refusal_nearest]]
         answer.related = self._related(answer)
         answer.understood_as = query.understood_as if query.understood_as != question.strip() else ""
         done = time.perf_counter()
@@ -149,7 +151,7 @@ class ReportAssistant:
         return Source(record.id, record.text, ranked.score, record.kind, record.label())
 
     def _related(self, answer: Answer) -> list[str]:
-        cited = [c.id for c in answer.citations] or [s.id for s in answer.sources[:3]]
+        cited = [c.id for c in answer.citations] or answer.nearest
         out = []
         for rid in cited:
             record = self.by_id.get(rid)

@@ -21,7 +21,6 @@ STAMP_FIELDS = (
     ("index key", "key"),
     ("built", "built_at"),
 )
-NEAREST = 3  # the nearest paragraphs a refusal lists, as the chat shows them
 Exchange = tuple[str, Answer]  # a question and the answer it got
 
 
@@ -71,8 +70,8 @@ def _answer_lines(answer: Answer, understood: bool = True) -> list[str]:
     lines += [_escape(line) for line in answer.text.strip().splitlines() if line.strip()]
     if answer.notice:
         lines += ["", f"*{_inline(answer.notice)}*"]
-    if answer.refused and answer.sources:
-        nearest = ", ".join(f"[{s.id}]" for s in answer.sources[:NEAREST])
+    if answer.refused and answer.nearest:
+        nearest = ", ".join(f"[{i}]" for i in answer.nearest)
         lines += ["", f"Nearest paragraphs: {nearest}"]
     return lines
 

@@ -81,6 +81,7 @@ class AnswerOut(BaseModel):
     notice: str = Field(description="A degraded path taken (keyword search, LLM fallback), or empty.")
     answerer: str
     understood_as: str = Field(description="The question as read in the conversation, when it differs.")
+    nearest: list[str] = Field(description="For a refusal: the nearest paragraphs, to check for yourself.")
     timings_ms: dict[str, float]
 
 
@@ -138,6 +139,7 @@ def answer_out(answer: Answer) -> AnswerOut:
         notice=answer.notice,
         answerer=answer.answerer,
         understood_as=answer.understood_as,
+        nearest=list(answer.nearest),
         timings_ms={k: round(v, 2) for k, v in answer.timings_ms.items()},
     )
 

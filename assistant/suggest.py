@@ -33,7 +33,6 @@ TEMPLATES = {
 }
 # The order in which kinds of suggestion take turns, so that two or three suggestions differ in kind.
 KINDS = ("conclusion", "progress", "cross-reference", "neighbour", "name")
-NEAREST = 3  # a refusal has no citations: its nearest paragraphs stand in for them
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def _candidates(qa: ReportAssistant, answer: Answer) -> Iterator[_Candidate]:
     """Every candidate, the kinds taking turns (see KINDS)."""
     sources = [qa.by_id[i] for i in _cited(answer) if i in qa.by_id]
     if not sources and answer.refused:
-        sources = [qa.by_id[s.id] for s in answer.sources[:NEAREST] if s.id in qa.by_id]
+        sources = [qa.by_id[i] for i in answer.nearest if i in qa.by_id]  # a refusal's stand-in for citations
     makers = {
         "conclusion": _conclusion,
         "progress": _progress,

@@ -39,6 +39,7 @@ class Answer:
     answerer: str = "grounded"
     timings_ms: dict[str, float] = field(default_factory=dict)
     understood_as: str = ""  # the question as resolved against the conversation, when that differs from it
+    nearest: list[str] = field(default_factory=list)  # a refusal's nearest paragraphs, as its text names them
 
     def to_dict(self) -> dict:
         """The JSON the CLI prints and the API returns."""
@@ -52,6 +53,7 @@ class Answer:
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "understood_as": self.understood_as,
+            "nearest": list(self.nearest),
         }
 
 

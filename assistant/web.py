@@ -256,7 +256,7 @@ def render_answer(answer: Answer, turn: int, known: set[str] | dict) -> str:
     if answer.notice:
         parts.append(f"<em>{html.escape(answer.notice)}</em>")
     if answer.refused:
-        nearest = [s.id for s in answer.sources[:3] if s.id in known]
+        nearest = [i for i in answer.nearest if i in known]
         if nearest:
             parts.append("Nearest paragraphs: " + " ".join(cite_button(i, turn) for i in nearest))
     elif answer.related:

@@ -219,3 +219,13 @@ def test_an_answer_asked_again_is_served_as_first_composed(settings, built_index
     off = settings.model_copy(update={"answer": settings.answer.model_copy(update={"cached_answers": 0})})
     uncached = ReportAssistant(settings=off, parts=qa.parts)
     assert all("cached" not in uncached.ask(question).timings_ms for _ in range(2))
+
+
+def test_a_refusal_carries_the_nearest_paragraphs_its_text_names(qa):
+    """Answer.nearest is what every door (chat, export, suggestions, JSON) shows under a refusal."""
+    refusal = qa.ask("What is the best way to grow tomatoes on a balcony?")
+    assert refusal.refused and refusal.nearest
+    assert refusal.nearest == [s.id for s in refusal.sources[: qa.settings.answer.refusal_nearest]]
+    assert all(i in refusal.text for i in refusal.nearest)
+    assert refusal.to_dict()["nearest"] == refusal.nearest
+    assert qa.ask("How much is the Policy Innovation Fund?").nearest == []

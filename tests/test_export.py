@@ -65,7 +65,10 @@ def test_conversation_holds_questions_answers_quotes_offsets_and_stamp():
 
 def test_refusal_lists_the_nearest_paragraphs():
     refusal = Answer(
-        "The report does not cover this.", True, sources=[Source(i, "", 1.0) for i in ("2.12", "3.24.1", "2.1", "2.2")]
+        "The report does not cover this.",
+        True,
+        sources=[Source(i, "", 1.0) for i in ("2.12", "3.24.1", "2.1", "2.2")],
+        nearest=["2.12", "3.24.1", "2.1"],  # as the core sets them: the paragraphs the refusal names
     )
     text = conversation_markdown([("Who won the cup?", refusal)], STAMP)
     assert "The report does not cover this." in text
