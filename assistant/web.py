@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import io
 import json
 import logging
 import os
@@ -446,16 +447,10 @@ def filter_rows(rows: list[list], text: str, part: str) -> list[list]:
 
 
 def write_csv(rows: list[list], folder: Path) -> str:
-    """The rows as CSV; named by content so concurrent users never overwrite each other's file."""
-    lines = [TABLE_HEADERS, *rows]
-    digest = hashlib.sha256(json.dumps(lines, default=str).encode()).hexdigest()[:12]
-    path = folder / f"wiring-it-up-conclusions-{digest}.csv"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh).writerows(lines)
-        tmp.replace(path)
-    return str(path)
+    """The rows, with the table's headers, as a CSV download."""
+    out = io.StringIO(newline="")
+    csv.writer(out).writerows([TABLE_HEADERS, *rows])
+    return write_download(out.getvalue(), folder, "wiring-it-up-conclusions", ".csv")
 
 
 def count_text(shown: int, total: int) -> str:
@@ -541,12 +536,13 @@ def exchanges_of(turns: list[dict]) -> list[tuple[str, Answer]]:
     return [(turn["question"], turn["answer"]) for turn in turns or [] if turn.get("answer")]
 
 
-def write_markdown(text: str, folder: Path, stem: str) -> str:
-    """A Markdown file named by its content, so concurrent users never overwrite each other's file."""
-    path = folder / f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.md"
+def write_download(text: str, folder: Path, stem: str, suffix: str = ".md") -> str:
+    """A file to download, named by its content, so concurrent users never overwrite each other's file and the
+    same content is written once."""
+    path = folder / f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:12]}{suffix}"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", newline="")
         tmp.replace(path)
     return str(path)
 
@@ -744,9 +740,9 @@ def _chat_handlers(qa: ReportAssistant) -> SimpleNamespace:
             return gr.update(visible=False), *buttons, *_no_exports()
         base = page_address(request)
         question, answer = exchanges[-1]
-        whole = write_markdown(conversation_markdown(exchanges, qa.stamp, base), folder, "wiring-it-up-conversation")
+        whole = write_download(conversation_markdown(exchanges, qa.stamp, base), folder, "wiring-it-up-conversation")
         snippet = answer_markdown(question, answer, qa.stamp, base)
-        one = write_markdown(snippet, folder, "wiring-it-up-answer")
+        one = write_download(snippet, folder, "wiring-it-up-answer")
         exports = (gr.update(value=whole, interactive=True), gr.update(value=one, interactive=True), snippet)
         return gr.update(visible=bool(found)), *buttons, *exports
 
